@@ -1,0 +1,8 @@
+//! Pieces every llmspell tool shares: the exit codes (sysexits), the `$LLMSPELL_HOME` layout and
+//! kernel ids. Nothing here touches the network or Lua, so every tool can link it.
+
+pub mod exit;
+pub mod paths;
+
+pub use exit::{ExitCode, HasExitCode};
+pub use paths::{Home, KernelId, KernelIdError};
