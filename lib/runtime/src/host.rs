@@ -1,0 +1,70 @@
+//! State shared between the [`Engine`](crate::Engine) and the Rust callbacks installed in Lua.
+//!
+//! Callbacks must be `'static`, so the frontend and the pager buffer live behind `Rc<RefCell<..>>`
+//! and survive `Engine::reset`. Borrows are short and never held across a call back into Lua, so
+//! they cannot conflict; a failed borrow still becomes a Lua error rather than a panic.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use crate::{Frontend, InputError, StreamName};
+
+/// Cheap to clone: every clone shares the same frontend and pager.
+#[derive(Clone)]
+pub(crate) struct Host {
+    frontend: Rc<RefCell<Box<dyn Frontend>>>,
+    pager: Rc<RefCell<String>>,
+}
+
+/// The frontend was already borrowed (only reachable through a re-entrant frontend).
+fn busy() -> mlua::Error {
+    mlua::Error::runtime("the kernel frontend is busy")
+}
+
+impl Host {
+    pub(crate) fn new(frontend: Box<dyn Frontend>) -> Host {
+        Host { frontend: Rc::new(RefCell::new(frontend)), pager: Rc::default() }
+    }
+
+    pub(crate) fn stream(&self, name: StreamName, text: &str) -> mlua::Result<()> {
+        let mut f = self.frontend.try_borrow_mut().map_err(|_| busy())?;
+        f.stream(name, text);
+        Ok(())
+    }
+
+    pub(crate) fn display(
+        &self,
+        data: serde_json::Map<String, serde_json::Value>,
+        metadata: serde_json::Map<String, serde_json::Value>,
+    ) -> mlua::Result<()> {
+        let mut f = self.frontend.try_borrow_mut().map_err(|_| busy())?;
+        f.display(data, metadata);
+        Ok(())
+    }
+
+    pub(crate) fn clear_output(&self, wait: bool) -> mlua::Result<()> {
+        let mut f = self.frontend.try_borrow_mut().map_err(|_| busy())?;
+        f.clear_output(wait);
+        Ok(())
+    }
+
+    /// Outer error: the frontend was busy; inner: the frontend's answer.
+    pub(crate) fn input(
+        &self,
+        prompt: &str,
+        password: bool,
+    ) -> mlua::Result<Result<String, InputError>> {
+        let mut f = self.frontend.try_borrow_mut().map_err(|_| busy())?;
+        Ok(f.input(prompt, password))
+    }
+
+    pub(crate) fn page(&self, text: &str) {
+        self.pager.borrow_mut().push_str(text);
+    }
+
+    /// The pager text collected since the last call, `None` when empty.
+    pub(crate) fn take_pager(&self) -> Option<String> {
+        let text = std::mem::take(&mut *self.pager.borrow_mut());
+        (!text.is_empty()).then_some(text)
+    }
+}
