@@ -114,7 +114,9 @@ impl Client {
             let s = ctx.socket(kind)?;
             s.set_linger(0)?;
             if kind == zmq::DEALER {
-                s.set_identity(format!("{session}-{}", channel.name()).as_bytes())?;
+                // One identity for shell, control and stdin, as jupyter_client does: the kernel
+                // addresses input_request on stdin with the shell request's identity.
+                s.set_identity(session.as_bytes())?;
             }
             s.connect(&info.endpoint(channel))?;
             Ok(s)

@@ -1,0 +1,107 @@
+//! config.toml: defaults shared by every llmspell tool; this kernel reads the `[kernel]` table
+//! and ignores the rest (other tools' sections). A bad file is a configuration error (exit 78)
+//! naming the file and the key.
+
+use std::path::{Path, PathBuf};
+
+use llmspell_common::{ExitCode, Home};
+use log::LevelFilter;
+use serde::Deserialize;
+
+use crate::Failure;
+
+/// The kernel's settings after reading config.toml.
+#[derive(Debug, Clone)]
+pub struct KernelConfig {
+    pub log_level: LevelFilter,
+    /// Largest accepted ZeroMQ message; a bigger one drops the sending peer's connection.
+    pub max_message_bytes: i64,
+}
+
+impl Default for KernelConfig {
+    fn default() -> Self {
+        KernelConfig { log_level: LevelFilter::Info, max_message_bytes: 256 << 20 }
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct File {
+    #[serde(default)]
+    kernel: Section,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Section {
+    log_level: Option<String>,
+    max_message_bytes: Option<i64>,
+}
+
+/// Reads `explicit` (which must exist) or `$LLMSPELL_HOME/config.toml` (if it exists).
+pub fn load(explicit: Option<&Path>, home: &Home) -> Result<KernelConfig, Failure> {
+    let (path, required): (PathBuf, bool) = match explicit {
+        Some(p) => (p.to_owned(), true),
+        None => (home.config_file(), false),
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+            return Ok(KernelConfig::default());
+        }
+        Err(e) => {
+            let code = llmspell_common::exit::for_io_error(&e, true);
+            return Err(Failure::new(code, format!("cannot read config {}: {e}", path.display())));
+        }
+    };
+    parse(&text, &path)
+}
+
+fn parse(text: &str, path: &Path) -> Result<KernelConfig, Failure> {
+    let bad =
+        |msg: String| Failure::new(ExitCode::Config, format!("config {}: {msg}", path.display()));
+    let file: File = toml::from_str(text).map_err(|e| bad(e.to_string().replace('\n', " ")))?;
+    let mut config = KernelConfig::default();
+    if let Some(level) = file.kernel.log_level {
+        config.log_level = crate::logger::parse_level(&level).ok_or_else(|| {
+            bad(format!(
+                "kernel.log_level = {level:?} is not one of off, error, warn, info, debug, trace"
+            ))
+        })?;
+    }
+    if let Some(max) = file.kernel.max_message_bytes {
+        if max < 1024 {
+            return Err(bad(format!("kernel.max_message_bytes = {max} is below 1024")));
+        }
+        config.max_message_bytes = max;
+    }
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_kernel_section_and_ignores_other_tools() {
+        let c = parse("[kernel]\nlog_level = \"debug\"\n[fleet]\nx = 1\n", Path::new("c")).unwrap();
+        assert_eq!(c.log_level, LevelFilter::Debug);
+    }
+
+    #[test]
+    fn names_the_bad_key() {
+        let err = parse("[kernel]\nlog_level = \"loud\"\n", Path::new("c.toml")).unwrap_err();
+        assert_eq!(err.code, ExitCode::Config);
+        assert!(err.message.contains("kernel.log_level") && err.message.contains("c.toml"));
+        let err = parse("[kernel]\nlog_levle = \"info\"\n", Path::new("c.toml")).unwrap_err();
+        assert!(err.message.contains("log_levle"), "{}", err.message);
+    }
+
+    #[test]
+    fn missing_default_file_is_fine_missing_explicit_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path());
+        assert!(load(None, &home).is_ok());
+        let err = load(Some(&dir.path().join("nope.toml")), &home).unwrap_err();
+        assert_eq!(err.code, ExitCode::NoInput);
+    }
+}

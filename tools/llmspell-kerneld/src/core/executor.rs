@@ -1,0 +1,295 @@
+//! The executor thread owns the Lua engine and serves shell requests one at a time, in order:
+//! busy on iopub, the handler, the reply (through the shell thread), idle on iopub.
+//!
+//! stop_on_error: when an execute fails with `stop_on_error` (the default), every execute already
+//! queued behind it is answered with status `error`, ename `ExecutionAborted`, without running.
+//! (Spec 5.1 deprecates the `aborted` status; clients accept only ok / error / abort.)
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender, select};
+use llmspell_runtime::{Completeness, Engine, ScriptError};
+use llmspell_wire::Message;
+use serde_json::{Map, Value, json};
+
+use super::frontend::{Context, KernelFrontend};
+use super::{Lifecycle, kernel_info, publish_status, reply_type, unknown_request};
+use crate::history::History;
+use crate::transport::shell::{Request, ShellOut};
+
+/// Out-of-band orders from the control thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// Restart in place: a fresh Lua state, same ports and history session.
+    Reset,
+}
+
+pub struct Executor {
+    engine: Engine,
+    ctx: Rc<RefCell<Context>>,
+    history: History,
+    execution_count: u64,
+    lifecycle: Sender<Lifecycle>,
+    backlog: VecDeque<Request>,
+    /// Set when an execute failed with stop_on_error: the moment its reply was made.
+    abort_before: Option<Instant>,
+}
+
+impl Executor {
+    /// Creates the engine on the calling thread (it must stay there).
+    pub fn new(
+        ctx: Context,
+        history: History,
+        lifecycle: Sender<Lifecycle>,
+    ) -> Result<Executor, String> {
+        let interrupter = ctx.interrupter.clone();
+        let ctx = Rc::new(RefCell::new(ctx));
+        let engine =
+            Engine::new(Box::new(KernelFrontend(ctx.clone()))).map_err(|e| e.to_string())?;
+        interrupter.attach(engine.interrupt_handle());
+        Ok(Executor {
+            engine,
+            ctx,
+            history,
+            execution_count: 0,
+            lifecycle,
+            backlog: VecDeque::new(),
+            abort_before: None,
+        })
+    }
+
+    /// Serves requests until the request channel closes.
+    pub fn run(mut self, requests: Receiver<Request>, commands: Receiver<Command>) {
+        loop {
+            if let Ok(Command::Reset) = commands.try_recv() {
+                self.reset();
+                continue;
+            }
+            if let Some(request) = self.backlog.pop_front() {
+                self.dispatch(request.msg, &requests);
+                continue;
+            }
+            select! {
+                recv(commands) -> cmd => if cmd == Ok(Command::Reset) { self.reset() },
+                recv(requests) -> msg => match msg {
+                    Ok(request) => self.dispatch(request.msg, &requests),
+                    Err(_) => return,
+                },
+            }
+        }
+    }
+
+    fn reset(&mut self) {
+        match self.engine.reset() {
+            Ok(()) => log::info!("executor: Lua state reset (restart)"),
+            Err(e) => log::error!("executor: cannot reset the Lua state: {e}"),
+        }
+        self.execution_count = 0;
+    }
+
+    fn session(&self) -> String {
+        self.ctx.borrow().session.clone()
+    }
+
+    fn dispatch(&mut self, msg: Message, requests: &Receiver<Request>) {
+        let session = self.session();
+        let interrupter = self.ctx.borrow().interrupter.clone();
+        interrupter.set_busy(true);
+        publish_status(&self.ctx.borrow().iopub, &msg, &session, "busy");
+        let content = match msg.msg_type() {
+            "execute_request" => Some(self.execute(&msg)),
+            "complete_request" => Some(self.complete(&msg)),
+            "inspect_request" => Some(self.inspect(&msg)),
+            "is_complete_request" => Some(self.is_complete(&msg)),
+            "history_request" => {
+                Some(json!({"status": "ok", "history": self.history.query(&msg.content)}))
+            }
+            "kernel_info_request" => Some(kernel_info()),
+            "comm_info_request" => Some(json!({"status": "ok", "comms": {}})),
+            "comm_open" => {
+                // No comm targets exist yet: close it so the frontend does not wait (spec, "Comms").
+                self.publish_as(
+                    &msg,
+                    "comm_close",
+                    json!({"comm_id": msg.content["comm_id"], "data": {}}),
+                );
+                None
+            }
+            "comm_msg" | "comm_close" => None,
+            "shutdown_request" => {
+                // Deprecated on shell but still sent by old clients: treat like control's.
+                let _ = self.lifecycle.send(Lifecycle::Shutdown);
+                Some(json!({"status": "ok", "restart": msg.bool_field("restart", false)}))
+            }
+            other if reply_type(other).is_some() => {
+                log::warn!("shell: unknown request type {other}");
+                Some(unknown_request(other))
+            }
+            other => {
+                log::warn!("shell: ignoring {other} (not a request)");
+                None
+            }
+        };
+        if let (Some(content), Some(reply_type)) = (content, reply_type(msg.msg_type())) {
+            let reply = msg.reply(&reply_type, &session, content);
+            self.ctx.borrow().shell.send(ShellOut::Reply(reply));
+        }
+        publish_status(&self.ctx.borrow().iopub, &msg, &session, "idle");
+        interrupter.set_busy(false);
+        // After the failed cell's reply, so clients see the replies in request order.
+        if let Some(cutoff) = self.abort_before.take() {
+            self.abort_queued(requests, cutoff);
+        }
+    }
+
+    fn publish_as(&self, parent: &Message, msg_type: &str, content: Value) {
+        let ctx = self.ctx.borrow();
+        let msg = parent.broadcast(msg_type, &ctx.session, content);
+        ctx.iopub.send(crate::transport::publisher::Publish::Message(Box::new(msg)));
+    }
+
+    fn execute(&mut self, msg: &Message) -> Value {
+        let code = msg.str_field("code").unwrap_or("").to_owned();
+        let silent = msg.bool_field("silent", false);
+        let store_history = !silent && msg.bool_field("store_history", true);
+        if store_history {
+            self.execution_count += 1;
+        }
+        let count = self.execution_count;
+        if !silent {
+            self.publish_as(msg, "execute_input", json!({"code": code, "execution_count": count}));
+        }
+        {
+            let mut ctx = self.ctx.borrow_mut();
+            ctx.parent = Some(msg.clone());
+            ctx.allow_stdin = msg.bool_field("allow_stdin", false);
+        }
+        let outcome = self.engine.execute(&code, &format!("cell-{count}"));
+        let (result, pager) = (outcome.result, outcome.pager);
+        let reply = match result {
+            Ok(text) => {
+                if let (Some(text), false) = (&text, silent) {
+                    let data = json!({"text/plain": text});
+                    self.publish_as(
+                        msg,
+                        "execute_result",
+                        json!({"execution_count": count, "data": data, "metadata": {}}),
+                    );
+                }
+                let user_expressions = self.user_expressions(msg);
+                let payload: Vec<Value> = pager
+                    .map(|text| json!({"source": "page", "data": {"text/plain": text}, "start": 0}))
+                    .into_iter()
+                    .collect();
+                if store_history {
+                    self.history.record(count, &code, text);
+                }
+                json!({"status": "ok", "execution_count": count, "payload": payload, "user_expressions": user_expressions})
+            }
+            Err(err) => {
+                self.publish_as(msg, "error", error_content(&err));
+                if store_history {
+                    self.history.record(count, &code, None);
+                }
+                if msg.bool_field("stop_on_error", true) {
+                    self.abort_before = Some(Instant::now());
+                }
+                let mut content = error_content(&err);
+                content["status"] = json!("error");
+                content["execution_count"] = json!(count);
+                content["user_expressions"] = json!({});
+                content["payload"] = json!([]);
+                content
+            }
+        };
+        self.ctx.borrow_mut().parent = None;
+        reply
+    }
+
+    /// Answers with ExecutionAborted every execute that arrived before `cutoff` (its sender could
+    /// not yet know the cell failed); other requests, and later ones, keep their place in line.
+    fn abort_queued(&mut self, requests: &Receiver<Request>, cutoff: Instant) {
+        let session = self.session();
+        let queued: Vec<Request> = self.backlog.drain(..).chain(requests.try_iter()).collect();
+        for request in queued {
+            if request.msg.msg_type() != "execute_request" || request.received >= cutoff {
+                self.backlog.push_back(request);
+                continue;
+            }
+            let msg = request.msg;
+            let ctx = self.ctx.borrow();
+            publish_status(&ctx.iopub, &msg, &session, "busy");
+            let content = json!({
+                "status": "error", "ename": "ExecutionAborted",
+                "evalue": "not run: an earlier cell failed and stop_on_error was set",
+                "traceback": [], "execution_count": self.execution_count,
+                "user_expressions": {}, "payload": [],
+            });
+            ctx.shell.send(ShellOut::Reply(msg.reply("execute_reply", &session, content)));
+            publish_status(&ctx.iopub, &msg, &session, "idle");
+        }
+    }
+
+    fn user_expressions(&mut self, msg: &Message) -> Map<String, Value> {
+        let Some(Value::Object(exprs)) = msg.content.get("user_expressions") else {
+            return Map::new();
+        };
+        let mut out = Map::new();
+        for (name, expr) in exprs {
+            let value = match self.engine.eval_expression(expr.as_str().unwrap_or("")) {
+                Ok(text) => json!({"status": "ok", "data": {"text/plain": text}, "metadata": {}}),
+                Err(err) => {
+                    let mut content = error_content(&err);
+                    content["status"] = json!("error");
+                    content
+                }
+            };
+            out.insert(name.clone(), value);
+        }
+        out
+    }
+
+    fn complete(&mut self, msg: &Message) -> Value {
+        let code = msg.str_field("code").unwrap_or("");
+        let cursor = cursor(msg, code);
+        let c = self.engine.complete(code, cursor);
+        json!({"status": "ok", "matches": c.matches, "cursor_start": c.cursor_start, "cursor_end": c.cursor_end, "metadata": {}})
+    }
+
+    fn inspect(&mut self, msg: &Message) -> Value {
+        let code = msg.str_field("code").unwrap_or("");
+        let cursor = cursor(msg, code);
+        let level =
+            msg.content.get("detail_level").and_then(Value::as_u64).unwrap_or(0).min(1) as u8;
+        match self.engine.inspect(code, cursor, level) {
+            Some(found) => json!({
+                "status": "ok", "found": true, "metadata": {},
+                "data": {"text/plain": found.text_plain, "text/markdown": found.text_markdown},
+            }),
+            None => json!({"status": "ok", "found": false, "data": {}, "metadata": {}}),
+        }
+    }
+
+    fn is_complete(&mut self, msg: &Message) -> Value {
+        match self.engine.is_complete(msg.str_field("code").unwrap_or("")) {
+            Completeness::Complete => json!({"status": "complete"}),
+            Completeness::Incomplete { indent } => {
+                json!({"status": "incomplete", "indent": indent})
+            }
+            Completeness::Invalid => json!({"status": "invalid"}),
+        }
+    }
+}
+
+/// The cursor in code points, clamped to the code; absent means the end.
+fn cursor(msg: &Message, code: &str) -> usize {
+    let len = code.chars().count();
+    msg.content.get("cursor_pos").and_then(Value::as_u64).map_or(len, |c| (c as usize).min(len))
+}
+
+fn error_content(err: &ScriptError) -> Value {
+    json!({"ename": err.ename, "evalue": err.evalue, "traceback": err.traceback})
+}

@@ -1,0 +1,64 @@
+//! llmspell-kerneld: the llmspell kernel.
+//!
+//! Three layers, as in xeus: [`transport`] (ZeroMQ sockets and the threads that own them),
+//! [`core`] (the dispatch from `msg_type` to handler, busy/idle, replies, history) and the
+//! interpreter, `llmspell_runtime::Engine`, on the executor thread. [`start`] wires them
+//! together; [`main`] parses flags, runs a command and maps its failure to an exit code.
+
+pub mod cli;
+pub mod config;
+pub mod core;
+pub mod history;
+pub mod kernelspec;
+pub mod logger;
+pub mod start;
+pub mod transport;
+
+use clap::Parser;
+use llmspell_common::{ExitCode, HasExitCode};
+
+/// A failure with its exit code and a one-line message that says what and where.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: ExitCode,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: ExitCode, message: impl Into<String>) -> Failure {
+        Failure { code, message: message.into() }
+    }
+
+    /// A failure from a typed library error, keeping its exit code.
+    pub fn from_error<E: HasExitCode + std::fmt::Display>(err: E) -> Failure {
+        Failure { code: err.exit_code(), message: err.to_string() }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Parses the command line, runs the command, prints any failure; returns the exit status.
+pub fn main() -> u8 {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() { ExitCode::Usage.code() } else { 0 };
+        }
+    };
+    let result = match cli.command {
+        cli::Command::Start(args) => start::run(args),
+        cli::Command::InstallKernelspec(args) => kernelspec::run(&args),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(failure) => {
+            eprintln!("llmspell-kerneld: {failure}");
+            failure.code.code()
+        }
+    }
+}

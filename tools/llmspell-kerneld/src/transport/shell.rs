@@ -1,0 +1,94 @@
+//! The shell thread owns `shell` and `stdin` (ROUTERs). Requests from shell go, in arrival order,
+//! to the executor; replies and `input_request`s come back through this thread's mailbox, since
+//! only this thread may touch the sockets. `input_reply`s from stdin go to the executor, which
+//! is waiting inside a script's `input()`.
+
+use std::thread::JoinHandle;
+
+use std::time::Instant;
+
+use crossbeam_channel::Sender;
+use llmspell_wire::client::Channel;
+use llmspell_wire::{Message, Signer};
+
+use super::mailbox::Mailbox;
+use super::{receive, send};
+
+/// What the executor asks the shell thread to send.
+pub enum ShellOut {
+    /// A reply on shell (its identities address the requester).
+    Reply(Message),
+    /// An `input_request` on stdin, addressed with the shell request's identities.
+    InputRequest(Message),
+}
+
+/// A shell request and when it arrived (stop_on_error aborts only what arrived before the
+/// failing cell's reply was sent).
+pub struct Request {
+    pub msg: Message,
+    pub received: Instant,
+}
+
+/// The shell thread's sockets and where it forwards what arrives.
+pub struct ShellThread {
+    pub shell: zmq::Socket,
+    pub stdin: zmq::Socket,
+    pub mailbox: Mailbox<ShellOut>,
+    pub requests: Sender<Request>,
+    pub input_replies: Sender<Message>,
+    pub signer: Signer,
+}
+
+impl ShellThread {
+    pub fn spawn(self) -> std::io::Result<JoinHandle<()>> {
+        std::thread::Builder::new().name("shell".into()).spawn(move || self.run())
+    }
+
+    fn run(self) {
+        loop {
+            let mut items = [
+                self.shell.as_poll_item(zmq::POLLIN),
+                self.stdin.as_poll_item(zmq::POLLIN),
+                self.mailbox.bell().as_poll_item(zmq::POLLIN),
+            ];
+            match zmq::poll(&mut items, -1) {
+                Ok(_) => {}
+                Err(zmq::Error::ETERM) => return,
+                Err(e) => {
+                    log::warn!("shell: poll failed: {e}");
+                    continue;
+                }
+            }
+            let ready = [items[0].is_readable(), items[1].is_readable(), items[2].is_readable()];
+            if ready[0] {
+                while let Some(msg) = receive(&self.shell, &self.signer, Channel::Shell) {
+                    log::debug!("shell: {} {}", msg.msg_type(), msg.header.msg_id);
+                    if self.requests.send(Request { msg, received: Instant::now() }).is_err() {
+                        return;
+                    }
+                }
+            }
+            if ready[1] {
+                while let Some(msg) = receive(&self.stdin, &self.signer, Channel::Stdin) {
+                    if msg.msg_type() == "input_reply" {
+                        let _ = self.input_replies.send(msg);
+                    } else {
+                        log::warn!("stdin: ignoring unexpected {}", msg.msg_type());
+                    }
+                }
+            }
+            if ready[2] {
+                for out in self.mailbox.take() {
+                    match out {
+                        ShellOut::Reply(msg) => {
+                            send(&self.shell, &self.signer, &msg, Channel::Shell)
+                        }
+                        ShellOut::InputRequest(msg) => {
+                            send(&self.stdin, &self.signer, &msg, Channel::Stdin)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
