@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Benchmarks llmspell-kerneld against ipykernel and xeus-python (normal and --raw).
+#
+# - Creates the venv target/benchenv (python3 -m venv) when it is missing or when
+#   bench/requirements.txt changed (a stamp file holds the file's sha256).
+# - Kernel binary: $LLMSPELL_KERNELD if set; otherwise `cargo build --release -p llmspell-kerneld`
+#   and target/release/llmspell-kerneld. If that fails, the llmspell column is skipped (the peers
+#   are still measured).
+# - Runs bench/kernel_bench.py "$@" (see --help), which prints a table and rewrites
+#   docs/benchmarks.md unless --no-write is given. A target that is missed is reported as MISS;
+#   the exit status is non-zero only if the benchmark itself could not run.
+#
+# Usage: bench/run.sh [--runs N] [--startups N] [--kernels llmspell,ipykernel,...] [--no-write]
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+venv="$repo/target/benchenv"
+req="$repo/bench/requirements.txt"
+stamp="$venv/.requirements.sha256"
+want="$(sha256sum "$req" | cut -d' ' -f1)"
+
+if [[ ! -x "$venv/bin/python" || ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+    echo "bench/run.sh: creating $venv" >&2
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
+    echo "$want" >"$stamp"
+fi
+
+if [[ -z "${LLMSPELL_KERNELD:-}" ]]; then
+    if command -v cargo >/dev/null && cargo build --release -p llmspell-kerneld; then
+        export LLMSPELL_KERNELD="$repo/target/release/llmspell-kerneld"
+    else
+        echo "bench/run.sh: could not build llmspell-kerneld; its column will be skipped" >&2
+    fi
+fi
+
+exec "$venv/bin/python" "$repo/bench/kernel_bench.py" "$@"
