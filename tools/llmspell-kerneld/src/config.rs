@@ -20,7 +20,7 @@ pub struct KernelConfig {
 
 impl Default for KernelConfig {
     fn default() -> Self {
-        KernelConfig { log_level: LevelFilter::Info, max_message_bytes: 256 << 20 }
+        KernelConfig { log_level: LevelFilter::Warn, max_message_bytes: 256 << 20 }
     }
 }
 

@@ -1,7 +1,7 @@
 //! A small `log` backend: one line per record on stderr, UTC timestamp first.
 //!
 //! The level comes from `LLMSPELL_LOG` if set, else from config.toml (`[kernel] log_level`),
-//! else `info`. Lines are written whole with one `write` so threads never interleave mid-line.
+//! else `warn`. Lines are written whole with one `write` so threads never interleave mid-line.
 
 use std::io::Write;
 
