@@ -82,7 +82,7 @@ pub fn kernel_info() -> Value {
         "banner": format!("llmspell {} — Lua 5.4 kernel", env!("CARGO_PKG_VERSION")),
         "help_links": [
             {"text": "Lua 5.4 Reference Manual", "url": "https://www.lua.org/manual/5.4/"},
-            {"text": "llmspell Lua API (man llmspell-lua)", "url": "https://www.lua.org/pil/"},
+            {"text": "Programming in Lua", "url": "https://www.lua.org/pil/"},
         ],
         "supported_features": [],
     })
