@@ -3,6 +3,8 @@
 
 pub mod exit;
 pub mod paths;
+pub mod pidfile;
 
 pub use exit::{ExitCode, HasExitCode};
 pub use paths::{Home, KernelId, KernelIdError};
+pub use pidfile::{Liveness, PidFile, PidFileError};

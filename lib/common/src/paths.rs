@@ -51,6 +51,14 @@ impl Home {
     pub fn log_file(&self, id: &KernelId) -> PathBuf {
         self.logs_dir().join(format!("kernel-{id}.log"))
     }
+    /// `kernels/kernel-<id>.dump.json` (SIGUSR2 state dump).
+    pub fn dump_file(&self, id: &KernelId) -> PathBuf {
+        self.kernels_dir().join(format!("kernel-{id}.dump.json"))
+    }
+    /// `state/<id>.sqlite` (the `State` global's store).
+    pub fn state_db(&self, id: &KernelId) -> PathBuf {
+        self.state_dir().join(format!("{id}.sqlite"))
+    }
     /// `config.toml`.
     pub fn config_file(&self) -> PathBuf {
         self.root.join("config.toml")

@@ -8,6 +8,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, bounded, unbounded};
@@ -17,6 +18,7 @@ use llmspell_wire::ConnectionInfo;
 use crate::cli::StartArgs;
 use crate::core::executor::{Command, Executor};
 use crate::core::frontend::Context;
+use crate::core::stats::Stats;
 use crate::core::{Interrupter, Lifecycle};
 use crate::history::History;
 use crate::transport::control::ControlThread;
@@ -50,7 +52,8 @@ pub fn run(args: StartArgs) -> Result<(), Failure> {
     let (lifecycle_tx, lifecycle_rx) = unbounded();
     let interrupter = Interrupter::default();
     install_signals(interrupter.clone(), lifecycle_tx.clone())?;
-    let publisher = spawn_threads(bound, interrupter, lifecycle_tx, plan.owned, history)?;
+    let stats = Arc::new(Stats::new(id.as_str()));
+    let publisher = spawn_threads(bound, interrupter, lifecycle_tx, plan.owned, history, stats)?;
     if plan.owned {
         info.write(&plan.path).map_err(Failure::from_error)?;
     }
@@ -122,6 +125,7 @@ fn spawn_threads(
     lifecycle: crossbeam_channel::Sender<Lifecycle>,
     restart_in_place: bool,
     history: History,
+    stats: Arc<Stats>,
 ) -> Result<crate::transport::mailbox::Outbox<Publish>, Failure> {
     let transport::Bound { ctx, shell, control, stdin, iopub, hb, info } = bound;
     let signer = llmspell_wire::Signer::new(&info.key);
@@ -144,6 +148,7 @@ fn spawn_threads(
         commands: command_tx,
         lifecycle: lifecycle.clone(),
         restart_in_place,
+        stats: stats.clone(),
     }
     .spawn()
     .map_err(thread_failure)?;
@@ -154,6 +159,7 @@ fn spawn_threads(
         requests: request_tx,
         input_replies: input_tx,
         signer,
+        stats: stats.clone(),
     }
     .spawn()
     .map_err(thread_failure)?;
@@ -166,6 +172,7 @@ fn spawn_threads(
         interrupter,
         parent: None,
         allow_stdin: false,
+        stats,
     };
     let (ready_tx, ready_rx) = bounded(1);
     std::thread::Builder::new()

@@ -95,6 +95,7 @@ impl Executor {
     }
 
     fn dispatch(&mut self, msg: Message, requests: &Receiver<Request>) {
+        self.ctx.borrow().stats.dequeued();
         let session = self.session();
         let interrupter = self.ctx.borrow().interrupter.clone();
         interrupter.set_busy(true);
@@ -107,7 +108,7 @@ impl Executor {
             "history_request" => {
                 Some(json!({"status": "ok", "history": self.history.query(&msg.content)}))
             }
-            "kernel_info_request" => Some(kernel_info()),
+            "kernel_info_request" => Some(kernel_info(&self.ctx.borrow().stats)),
             "comm_info_request" => Some(json!({"status": "ok", "comms": {}})),
             "comm_open" => {
                 // No comm targets exist yet: close it so the frontend does not wait (spec, "Comms").
@@ -168,6 +169,7 @@ impl Executor {
             ctx.allow_stdin = msg.bool_field("allow_stdin", false);
         }
         let outcome = self.engine.execute(&code, &format!("cell-{count}"));
+        self.ctx.borrow().stats.executed();
         let (result, pager) = (outcome.result, outcome.pager);
         let reply = match result {
             Ok(text) => {
@@ -190,6 +192,7 @@ impl Executor {
                 json!({"status": "ok", "execution_count": count, "payload": payload, "user_expressions": user_expressions})
             }
             Err(err) => {
+                self.ctx.borrow().stats.failed(format!("{}: {}", err.ename, err.evalue));
                 self.publish_as(msg, "error", error_content(&err));
                 if store_history {
                     self.history.record(count, &code, None);
@@ -220,6 +223,7 @@ impl Executor {
                 continue;
             }
             let msg = request.msg;
+            self.ctx.borrow().stats.dequeued();
             let ctx = self.ctx.borrow();
             publish_status(&ctx.iopub, &msg, &session, "busy");
             let content = json!({

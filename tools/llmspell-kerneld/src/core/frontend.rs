@@ -25,6 +25,7 @@ pub struct Context {
     /// The request being served, if any.
     pub parent: Option<Message>,
     pub allow_stdin: bool,
+    pub stats: std::sync::Arc<super::stats::Stats>,
 }
 
 impl Context {

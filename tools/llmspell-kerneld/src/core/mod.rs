@@ -7,6 +7,7 @@
 
 pub mod executor;
 pub mod frontend;
+pub mod stats;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -63,9 +64,11 @@ impl Interrupter {
     }
 }
 
-/// The kernel_info_reply content (messaging spec 5.5, "Kernel info").
-pub fn kernel_info() -> Value {
+/// The kernel_info_reply content (messaging spec 5.5, "Kernel info"), plus llmspell's live
+/// numbers under `llmspell` (extra keys are allowed from protocol 5.2 on).
+pub fn kernel_info(stats: &stats::Stats) -> Value {
     json!({
+        "llmspell": stats.to_json(),
         "status": "ok",
         "protocol_version": PROTOCOL_VERSION,
         "implementation": "llmspell",
@@ -121,7 +124,7 @@ mod tests {
 
     #[test]
     fn kernel_info_has_what_clients_need() {
-        let info = kernel_info();
+        let info = kernel_info(&stats::Stats::new("t"));
         assert_eq!(info["language_info"]["name"], "lua");
         assert_eq!(info["language_info"]["mimetype"], "text/x-lua");
         assert!(info["supported_features"].is_array());

@@ -4,6 +4,8 @@
 
 use std::thread::JoinHandle;
 
+use std::sync::Arc;
+
 use crossbeam_channel::Sender;
 use llmspell_wire::client::Channel;
 use llmspell_wire::{Message, Signer};
@@ -13,6 +15,7 @@ use super::mailbox::Outbox;
 use super::publisher::Publish;
 use super::{receive, send};
 use crate::core::executor::Command;
+use crate::core::stats::Stats;
 use crate::core::{
     Interrupter, Lifecycle, kernel_info, publish_status, reply_type, unknown_request,
 };
@@ -28,6 +31,7 @@ pub struct ControlThread {
     /// Standalone kernels reset Lua in place on `restart`; a kernel Jupyter launched exits, and
     /// its manager starts a new process on the same ports (what jupyter_client's restart expects).
     pub restart_in_place: bool,
+    pub stats: Arc<Stats>,
 }
 
 impl ControlThread {
@@ -46,6 +50,7 @@ impl ControlThread {
                 }
             }
             while let Some(msg) = receive(&self.control, &self.signer, Channel::Control) {
+                self.stats.saw_client(&msg.header.session);
                 log::debug!("control: {} {}", msg.msg_type(), msg.header.msg_id);
                 publish_status(&self.iopub, &msg, &self.session, "busy");
                 let shutdown = self.handle(&msg);
@@ -69,7 +74,7 @@ impl ControlThread {
             );
         };
         match msg.msg_type() {
-            "kernel_info_request" => reply(kernel_info()),
+            "kernel_info_request" => reply(kernel_info(&self.stats)),
             "interrupt_request" => {
                 self.interrupter.interrupt();
                 reply(json!({"status": "ok"}));

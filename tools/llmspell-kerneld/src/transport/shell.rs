@@ -7,12 +7,15 @@ use std::thread::JoinHandle;
 
 use std::time::Instant;
 
+use std::sync::Arc;
+
 use crossbeam_channel::Sender;
 use llmspell_wire::client::Channel;
 use llmspell_wire::{Message, Signer};
 
 use super::mailbox::Mailbox;
 use super::{receive, send};
+use crate::core::stats::Stats;
 
 /// What the executor asks the shell thread to send.
 pub enum ShellOut {
@@ -37,6 +40,7 @@ pub struct ShellThread {
     pub requests: Sender<Request>,
     pub input_replies: Sender<Message>,
     pub signer: Signer,
+    pub stats: Arc<Stats>,
 }
 
 impl ShellThread {
@@ -63,6 +67,8 @@ impl ShellThread {
             if ready[0] {
                 while let Some(msg) = receive(&self.shell, &self.signer, Channel::Shell) {
                     log::debug!("shell: {} {}", msg.msg_type(), msg.header.msg_id);
+                    self.stats.saw_client(&msg.header.session);
+                    self.stats.enqueued();
                     if self.requests.send(Request { msg, received: Instant::now() }).is_err() {
                         return;
                     }

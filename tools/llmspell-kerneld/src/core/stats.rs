@@ -1,0 +1,92 @@
+//! Live numbers about the kernel, shared by its threads: served in kernel_info_reply under
+//! `llmspell` (for `llmspell-kerneld status` and the fleet) and in the SIGUSR2 dump.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+#[derive(Debug)]
+pub struct Stats {
+    pub id: String,
+    started: Instant,
+    started_at: String,
+    executions: AtomicU64,
+    queued: AtomicU64,
+    clients: Mutex<HashSet<String>>,
+    last_error: Mutex<Option<String>>,
+}
+
+impl Stats {
+    pub fn new(id: &str) -> Stats {
+        Stats {
+            id: id.to_owned(),
+            started: Instant::now(),
+            started_at: llmspell_wire::message::now_iso8601(),
+            executions: AtomicU64::new(0),
+            queued: AtomicU64::new(0),
+            clients: Mutex::new(HashSet::new()),
+            last_error: Mutex::new(None),
+        }
+    }
+
+    /// A request from `session` arrived (on any channel).
+    pub fn saw_client(&self, session: &str) {
+        // Bounded, so a client inventing a session per request cannot grow it without end.
+        if let Ok(mut clients) = self.clients.lock()
+            && clients.len() < 10_000
+        {
+            clients.insert(session.to_owned());
+        }
+    }
+
+    pub fn enqueued(&self) {
+        self.queued.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn dequeued(&self) {
+        let _ =
+            self.queued.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+
+    pub fn executed(&self) {
+        self.executions.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn failed(&self, error: String) {
+        if let Ok(mut last) = self.last_error.lock() {
+            *last = Some(error);
+        }
+    }
+
+    pub fn executions(&self) -> u64 {
+        self.executions.load(Ordering::Relaxed)
+    }
+
+    /// The numbers as JSON (`rss_bytes` read from /proc, absent elsewhere).
+    pub fn to_json(&self) -> Value {
+        let clients = self.clients.lock().map(|c| c.len()).unwrap_or(0);
+        let last_error = self.last_error.lock().ok().and_then(|e| e.clone());
+        json!({
+            "id": self.id,
+            "pid": std::process::id(),
+            "started_at": self.started_at,
+            "uptime_s": self.started.elapsed().as_secs_f64(),
+            "executions": self.executions(),
+            "queue_depth": self.queued.load(Ordering::Relaxed),
+            "clients": clients,
+            "rss_bytes": rss_bytes(),
+            "last_error": last_error,
+        })
+    }
+}
+
+/// Resident set size of this process, from /proc/self/status.
+pub fn rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
