@@ -40,6 +40,28 @@ impl ExitCode {
     pub fn code(self) -> u8 {
         self as u8
     }
+
+    /// The code for a process status, if it is one of ours.
+    pub fn from_code(code: u8) -> Option<ExitCode> {
+        use ExitCode::*;
+        [
+            Ok,
+            No,
+            Usage,
+            DataErr,
+            NoInput,
+            Unavailable,
+            Software,
+            CantCreate,
+            IoErr,
+            TempFail,
+            Protocol,
+            NoPerm,
+            Config,
+        ]
+        .into_iter()
+        .find(|c| c.code() == code)
+    }
 }
 
 impl From<ExitCode> for std::process::ExitCode {

@@ -36,6 +36,38 @@ pub struct StartArgs {
     /// Configuration file (default: $LLMSPELL_HOME/config.toml when it exists).
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// Detach: double fork, new session, output to the log file. Returns once the kernel is
+    /// listening, printing the connection file path (or the kernel's error and exit code).
+    #[arg(long)]
+    pub daemon: bool,
+    /// PID file, locked for the kernel's life (default: $LLMSPELL_HOME/kernels/kernel-ID.pid).
+    #[arg(long, value_name = "PATH")]
+    pub pid_file: Option<PathBuf>,
+    /// Log file, opened O_APPEND and reopened on SIGHUP (default with --daemon:
+    /// $LLMSPELL_HOME/logs/kernel-ID.log; otherwise stderr).
+    #[arg(long, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+    /// Log line format.
+    #[arg(long, value_name = "FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Log level: off, error, warn, info, debug, trace (overrides config.toml and LLMSPELL_LOG).
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Rotate the log file in-process when it reaches SIZE (e.g. 10M), for hosts without cron.
+    #[arg(long, value_name = "SIZE", requires = "log_file")]
+    pub log_rotate_size: Option<String>,
+    /// Rotated log files to keep with --log-rotate-size.
+    #[arg(long, value_name = "N", default_value_t = 5, requires = "log_rotate_size")]
+    pub log_rotate_keep: u32,
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// `2026-11-23T10:00:00.000Z INFO target: message key=value`
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Debug, Args)]

@@ -5,22 +5,25 @@
 use std::path::{Path, PathBuf};
 
 use llmspell_common::{ExitCode, Home};
-use log::LevelFilter;
 use serde::Deserialize;
+use tracing_subscriber::filter::LevelFilter;
 
 use crate::Failure;
 
 /// The kernel's settings after reading config.toml.
 #[derive(Debug, Clone)]
 pub struct KernelConfig {
-    pub log_level: LevelFilter,
+    /// None when config.toml does not set it (flags and LLMSPELL_LOG decide, else warn).
+    pub log_level: Option<LevelFilter>,
+    /// How long SIGTERM lets a running cell finish before interrupting it.
+    pub shutdown_grace_secs: u64,
     /// Largest accepted ZeroMQ message; a bigger one drops the sending peer's connection.
     pub max_message_bytes: i64,
 }
 
 impl Default for KernelConfig {
     fn default() -> Self {
-        KernelConfig { log_level: LevelFilter::Warn, max_message_bytes: 256 << 20 }
+        KernelConfig { log_level: None, shutdown_grace_secs: 10, max_message_bytes: 256 << 20 }
     }
 }
 
@@ -35,6 +38,7 @@ struct File {
 struct Section {
     log_level: Option<String>,
     max_message_bytes: Option<i64>,
+    shutdown_grace_secs: Option<u64>,
 }
 
 /// Reads `explicit` (which must exist) or `$LLMSPELL_HOME/config.toml` (if it exists).
@@ -62,11 +66,14 @@ fn parse(text: &str, path: &Path) -> Result<KernelConfig, Failure> {
     let file: File = toml::from_str(text).map_err(|e| bad(e.to_string().replace('\n', " ")))?;
     let mut config = KernelConfig::default();
     if let Some(level) = file.kernel.log_level {
-        config.log_level = crate::logger::parse_level(&level).ok_or_else(|| {
+        config.log_level = Some(crate::logger::parse_level(&level).ok_or_else(|| {
             bad(format!(
                 "kernel.log_level = {level:?} is not one of off, error, warn, info, debug, trace"
             ))
-        })?;
+        })?);
+    }
+    if let Some(grace) = file.kernel.shutdown_grace_secs {
+        config.shutdown_grace_secs = grace;
     }
     if let Some(max) = file.kernel.max_message_bytes {
         if max < 1024 {
@@ -84,7 +91,7 @@ mod tests {
     #[test]
     fn reads_kernel_section_and_ignores_other_tools() {
         let c = parse("[kernel]\nlog_level = \"debug\"\n[fleet]\nx = 1\n", Path::new("c")).unwrap();
-        assert_eq!(c.log_level, LevelFilter::Debug);
+        assert_eq!(c.log_level, Some(LevelFilter::DEBUG));
     }
 
     #[test]

@@ -56,7 +56,7 @@ impl History {
                 .write_all(text.as_bytes())
         });
         if let Err(e) = appended {
-            log::warn!("history: cannot append to {}: {e}", self.path.display());
+            tracing::warn!("history: cannot append to {}: {e}", self.path.display());
         }
         self.entries.push(entry);
     }

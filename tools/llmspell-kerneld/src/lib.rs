@@ -8,9 +8,11 @@
 pub mod cli;
 pub mod config;
 pub mod core;
+pub mod daemon;
 pub mod history;
 pub mod kernelspec;
 pub mod logger;
+pub mod signals;
 pub mod start;
 pub mod transport;
 

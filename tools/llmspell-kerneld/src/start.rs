@@ -15,18 +15,28 @@ use crossbeam_channel::{Receiver, bounded, unbounded};
 use llmspell_common::{ExitCode, HasExitCode, Home, KernelId};
 use llmspell_wire::ConnectionInfo;
 
+use crate::cli::LogFormat;
 use crate::cli::StartArgs;
+use crate::config::KernelConfig;
 use crate::core::executor::{Command, Executor};
 use crate::core::frontend::Context;
 use crate::core::stats::Stats;
 use crate::core::{Interrupter, Lifecycle};
+use crate::daemon::{self, Readiness, Side};
 use crate::history::History;
+use crate::logger::{self, LogTarget};
+use crate::signals::{self, SignalContext};
 use crate::transport::control::ControlThread;
+use crate::transport::mailbox::Outbox;
 use crate::transport::mailbox::mailbox;
 use crate::transport::publisher::{self, Publish};
 use crate::transport::shell::ShellThread;
 use crate::transport::{self, heartbeat};
-use crate::{Failure, config, logger};
+use crate::{Failure, config};
+use llmspell_common::{Liveness, PidFile, PidFileError};
+use llmspell_wire::Message;
+use serde_json::json;
+use tracing_subscriber::filter::LevelFilter;
 
 /// Where the connection info comes from and whether this process owns the file.
 struct Plan {
@@ -38,44 +48,170 @@ struct Plan {
 pub fn run(args: StartArgs) -> Result<(), Failure> {
     let home = Home::from_env();
     let config = config::load(args.config.as_deref(), &home)?;
-    logger::init(config.log_level);
     let id = match &args.id {
         Some(id) => KernelId::new(id).map_err(|e| Failure::new(ExitCode::Usage, e.to_string()))?,
         None => KernelId::generate(),
     };
+    let level_override = level_override(&args)?;
     let plan = plan(&args, &home, &id)?;
-    let history = History::open(home.kernel_history_file());
-    // --- daemon mode forks here: no thread or ZeroMQ context exists before this line. ---
-    let bound = transport::bind(plan.info, config.max_message_bytes)?;
-    let info = bound.info.clone();
-    let guard = FileGuard(plan.owned.then(|| plan.path.clone()));
-    let (lifecycle_tx, lifecycle_rx) = unbounded();
-    let interrupter = Interrupter::default();
-    install_signals(interrupter.clone(), lifecycle_tx.clone())?;
-    let stats = Arc::new(Stats::new(id.as_str()));
-    let publisher = spawn_threads(bound, interrupter, lifecycle_tx, plan.owned, history, stats)?;
-    if plan.owned {
-        info.write(&plan.path).map_err(Failure::from_error)?;
+    let log_target = log_target(&args, &home, &id)?;
+    let mut readiness = Readiness::default();
+    if args.daemon {
+        let (LogTarget::File(path) | LogTarget::Rotating { path, .. }) = &log_target else {
+            unreachable!("daemons always log to a file")
+        };
+        // Refuse a running duplicate before forking, so its error never lands in the running
+        // kernel's log. (The lock taken after the fork is what really decides.)
+        if let Some(pid_path) = pid_path(&args, &home, &id, &plan)
+            && let Ok(Liveness::Running(pid)) = llmspell_common::pidfile::probe(&pid_path)
+        {
+            let held = PidFileError::Held { path: pid_path, pid };
+            return Err(Failure::from_error(held));
+        }
+        // --- the fork: no thread or ZeroMQ context exists before this line. ---
+        match daemon::detach(logger::open_log_file(path)?)? {
+            Side::Parent(Ok(connection_file)) => {
+                println!("{connection_file}");
+                return Ok(());
+            }
+            Side::Parent(Err(failure)) => return Err(failure),
+            Side::Daemon(daemon_side) => readiness = daemon_side,
+        }
     }
-    announce(&plan.path)?;
-    log::info!(
-        "kernel {} listening (ports {:?}) with connection file {}",
-        id.as_str(),
-        info.ports(),
-        plan.path.display()
-    );
-    wait_for_shutdown(&lifecycle_rx, &publisher);
-    drop(guard);
-    log::info!("kernel {} stopped", id.as_str());
-    Ok(())
+    let setup = Setup { args, home, config, id, level_override, plan, log_target };
+    setup.serve(&mut readiness).inspect_err(|failure| {
+        tracing::error!("{failure}");
+        readiness.failed(failure);
+    })
+}
+
+/// Everything decided before the fork.
+struct Setup {
+    args: StartArgs,
+    home: Home,
+    config: KernelConfig,
+    id: KernelId,
+    level_override: Option<LevelFilter>,
+    plan: Plan,
+    log_target: LogTarget,
+}
+
+impl Setup {
+    fn serve(self, readiness: &mut Readiness) -> Result<(), Failure> {
+        let level = self.level_override.or(self.config.log_level).unwrap_or(LevelFilter::WARN);
+        let format = self.args.log_format.unwrap_or(LogFormat::Text);
+        let log = logger::init(&self.log_target, format, level, self.args.daemon)?;
+        let pid_file = pid_path(&self.args, &self.home, &self.id, &self.plan)
+            .map(|p| PidFile::acquire(&p).map_err(Failure::from_error))
+            .transpose()?;
+        let history = History::open(self.home.kernel_history_file());
+        let bound = transport::bind(self.plan.info.clone(), self.config.max_message_bytes)?;
+        let info = bound.info.clone();
+        let guard = FileGuard(self.plan.owned.then(|| self.plan.path.clone()));
+        let (lifecycle_tx, lifecycle_rx) = unbounded();
+        let interrupter = Interrupter::default();
+        let stats = Arc::new(Stats::new(self.id.as_str()));
+        signals::install(SignalContext {
+            interrupter: interrupter.clone(),
+            lifecycle: lifecycle_tx.clone(),
+            log,
+            stats: stats.clone(),
+            home: self.home.clone(),
+            config_path: self.args.config.clone(),
+            level_override: self.level_override,
+            dump_file: self.home.dump_file(&self.id),
+            connection_file: self.plan.path.clone(),
+            ports: info.ports(),
+        })?;
+        let (publisher, session) = spawn_threads(
+            bound,
+            interrupter.clone(),
+            lifecycle_tx,
+            self.plan.owned,
+            history,
+            stats,
+        )?;
+        if self.plan.owned {
+            info.write(&self.plan.path).map_err(Failure::from_error)?;
+        }
+        if self.args.daemon {
+            readiness.ready(&self.plan.path);
+        } else {
+            announce(&self.plan.path)?;
+        }
+        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+        tracing::info!(
+            "kernel {} listening (ports {:?}) with connection file {}",
+            self.id.as_str(),
+            info.ports(),
+            self.plan.path.display()
+        );
+        let grace = Duration::from_secs(self.config.shutdown_grace_secs);
+        shut_down_when_asked(&lifecycle_rx, &interrupter, &publisher, &session, grace);
+        drop(guard);
+        drop(pid_file);
+        tracing::info!("kernel {} stopped", self.id.as_str());
+        Ok(())
+    }
+}
+
+/// The PID file: `--pid-file`, else `kernels/kernel-<id>.pid` for kernels that own their
+/// connection file or were given an id. A kernel Jupyter launched with its own file has none.
+fn pid_path(args: &StartArgs, home: &Home, id: &KernelId, plan: &Plan) -> Option<PathBuf> {
+    match &args.pid_file {
+        Some(path) => std::path::absolute(path).ok(),
+        None => (plan.owned || args.id.is_some()).then(|| home.pid_file(id)),
+    }
+}
+
+/// `--log-level` (a usage error if bad), else `LLMSPELL_LOG` (ignored with a warning if bad).
+fn level_override(args: &StartArgs) -> Result<Option<LevelFilter>, Failure> {
+    if let Some(level) = &args.log_level {
+        return logger::parse_level(level).map(Some).ok_or_else(|| {
+            Failure::new(
+                ExitCode::Usage,
+                format!("--log-level {level:?}: use off, error, warn, info, debug or trace"),
+            )
+        });
+    }
+    Ok(std::env::var("LLMSPELL_LOG").ok().and_then(|v| logger::parse_level(&v)))
+}
+
+fn log_target(args: &StartArgs, home: &Home, id: &KernelId) -> Result<LogTarget, Failure> {
+    let path = match (&args.log_file, args.daemon) {
+        (Some(path), _) => absolute(path)?,
+        (None, true) => home.log_file(id),
+        (None, false) => return Ok(LogTarget::Stderr),
+    };
+    match &args.log_rotate_size {
+        None => Ok(LogTarget::File(path)),
+        Some(size) => {
+            let max_bytes = logger::parse_size(size).ok_or_else(|| {
+                Failure::new(
+                    ExitCode::Usage,
+                    format!("--log-rotate-size {size:?}: use a size such as 512K, 10M or 1G"),
+                )
+            })?;
+            Ok(LogTarget::Rotating { path, max_bytes, keep: args.log_rotate_keep })
+        }
+    }
+}
+
+/// Paths given on the command line are resolved now: the daemon runs in `/`.
+fn absolute(path: &Path) -> Result<PathBuf, Failure> {
+    std::path::absolute(path)
+        .map_err(|e| Failure::new(ExitCode::Usage, format!("{}: {e}", path.display())))
 }
 
 fn plan(args: &StartArgs, home: &Home, id: &KernelId) -> Result<Plan, Failure> {
     if let Some(path) = args.connection_file.as_ref().filter(|p| p.exists()) {
         let info = ConnectionInfo::read(path).map_err(Failure::from_error)?;
-        return Ok(Plan { info, path: path.clone(), owned: false });
+        return Ok(Plan { info, path: absolute(path)?, owned: false });
     }
-    let path = args.connection_file.clone().unwrap_or_else(|| home.connection_file(id));
+    let path = match &args.connection_file {
+        Some(path) => absolute(path)?,
+        None => home.connection_file(id),
+    };
     Ok(Plan { info: ConnectionInfo::new(&args.ip, random_key()?), path, owned: true })
 }
 
@@ -88,33 +224,51 @@ fn random_key() -> Result<String, Failure> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-fn install_signals(
-    interrupter: Interrupter,
-    lifecycle: crossbeam_channel::Sender<Lifecycle>,
-) -> Result<(), Failure> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).map_err(|e| {
-        Failure::new(ExitCode::Software, format!("cannot install signal handlers: {e}"))
-    })?;
-    std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            for signal in signals.forever() {
-                match signal {
-                    SIGINT => {
-                        log::info!("SIGINT: interrupting the running cell, if any");
-                        interrupter.interrupt();
-                    }
-                    _ => {
-                        log::info!("SIGTERM: shutting down");
-                        interrupter.interrupt();
-                        let _ = lifecycle.send(Lifecycle::Shutdown);
-                    }
-                }
+/// Blocks until shutdown is asked for, then shuts down in order. After SIGTERM: stop taking
+/// requests, let the running cell finish for up to `grace` (a second SIGTERM cuts that short),
+/// interrupt it if it is still running, publish `shutdown_reply` on iopub so every client knows.
+/// In all cases the publisher is flushed so the last output and idle reach the clients.
+fn shut_down_when_asked(
+    lifecycle: &Receiver<Lifecycle>,
+    interrupter: &Interrupter,
+    publisher: &Outbox<Publish>,
+    session: &str,
+    grace: Duration,
+) {
+    let first = lifecycle.recv().unwrap_or(Lifecycle::Shutdown);
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+    if first == Lifecycle::Terminate {
+        interrupter.drain();
+        let hurried = wait_idle(lifecycle, interrupter, grace);
+        if interrupter.is_busy() {
+            tracing::warn!("the running cell did not finish in time; interrupting it");
+            interrupter.interrupt();
+            if !hurried {
+                wait_idle(lifecycle, interrupter, Duration::from_secs(2));
             }
-        })
-        .map_err(thread_failure)?;
-    Ok(())
+        }
+        let notice =
+            Message::new("shutdown_reply", session, json!({"status": "ok", "restart": false}));
+        publisher.send(Publish::Message(Box::new(notice)));
+    }
+    let (ack_tx, ack_rx) = bounded(1);
+    if publisher.send(Publish::Flush(ack_tx)) {
+        let _ = ack_rx.recv_timeout(Duration::from_secs(1));
+    }
+    // ZeroMQ sends asynchronously; give the I/O thread a moment to put the last frames out.
+    std::thread::sleep(Duration::from_millis(50));
+}
+
+/// Waits until no request runs, for at most `limit`; true if a second SIGTERM cut it short.
+fn wait_idle(lifecycle: &Receiver<Lifecycle>, interrupter: &Interrupter, limit: Duration) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while interrupter.is_busy() && std::time::Instant::now() < deadline {
+        if let Ok(Lifecycle::Terminate) = lifecycle.recv_timeout(Duration::from_millis(10)) {
+            tracing::warn!("second SIGTERM: not waiting for the running cell");
+            return true;
+        }
+    }
+    false
 }
 
 /// Starts heartbeat, publisher, control, shell and executor; returns the publisher's address
@@ -126,10 +280,11 @@ fn spawn_threads(
     restart_in_place: bool,
     history: History,
     stats: Arc<Stats>,
-) -> Result<crate::transport::mailbox::Outbox<Publish>, Failure> {
+) -> Result<(Outbox<Publish>, String), Failure> {
     let transport::Bound { ctx, shell, control, stdin, iopub, hb, info } = bound;
     let signer = llmspell_wire::Signer::new(&info.key);
     let session = uuid::Uuid::new_v4().to_string();
+    let session_copy = session.clone();
     let zmq_failure = |e: zmq::Error| Failure::new(ExitCode::Software, format!("zmq: {e}"));
     let (pub_box, pub_addr) = mailbox::<Publish>(&ctx, "iopub").map_err(zmq_failure)?;
     let (shell_box, shell_addr) = mailbox(&ctx, "shell").map_err(zmq_failure)?;
@@ -201,7 +356,7 @@ fn spawn_threads(
     }
     // The context lives as long as the process; its sockets end with it.
     std::mem::forget(ctx);
-    pub_addr.outbox().map_err(zmq_failure)
+    Ok((pub_addr.outbox().map_err(zmq_failure)?, session_copy))
 }
 
 fn thread_failure(e: std::io::Error) -> Failure {
@@ -222,21 +377,6 @@ fn announce(path: &Path) -> Result<(), Failure> {
         })
 }
 
-/// Blocks until shutdown is asked for, then lets the publisher send what it holds
-/// (shutdown_reply's idle, the last output) for up to a second.
-fn wait_for_shutdown(
-    lifecycle: &Receiver<Lifecycle>,
-    publisher: &crate::transport::mailbox::Outbox<Publish>,
-) {
-    let _ = lifecycle.recv();
-    let (ack_tx, ack_rx) = bounded(1);
-    if publisher.send(Publish::Flush(ack_tx)) {
-        let _ = ack_rx.recv_timeout(Duration::from_secs(1));
-    }
-    // ZeroMQ sends asynchronously; give the I/O thread a moment to put the last frames on the wire.
-    std::thread::sleep(Duration::from_millis(50));
-}
-
 /// Removes the connection file this process wrote, however `run` ends.
 struct FileGuard(Option<PathBuf>);
 
@@ -245,7 +385,7 @@ impl Drop for FileGuard {
         let Some(path) = &self.0 else { return };
         match std::fs::remove_file(path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                log::warn!("cannot remove {}: {e}", path.display());
+                tracing::warn!("cannot remove {}: {e}", path.display());
             }
             _ => {}
         }

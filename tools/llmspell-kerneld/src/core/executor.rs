@@ -64,6 +64,13 @@ impl Executor {
     /// Serves requests until the request channel closes.
     pub fn run(mut self, requests: Receiver<Request>, commands: Receiver<Command>) {
         loop {
+            if self.ctx.borrow().interrupter.is_draining() {
+                // Shutting down: serve only commands; queued requests are never started.
+                match commands.recv() {
+                    Ok(Command::Reset) => continue,
+                    Err(_) => return,
+                }
+            }
             if let Ok(Command::Reset) = commands.try_recv() {
                 self.reset();
                 continue;
@@ -84,8 +91,8 @@ impl Executor {
 
     fn reset(&mut self) {
         match self.engine.reset() {
-            Ok(()) => log::info!("executor: Lua state reset (restart)"),
-            Err(e) => log::error!("executor: cannot reset the Lua state: {e}"),
+            Ok(()) => tracing::info!("executor: Lua state reset (restart)"),
+            Err(e) => tracing::error!("executor: cannot reset the Lua state: {e}"),
         }
         self.execution_count = 0;
     }
@@ -97,6 +104,7 @@ impl Executor {
     fn dispatch(&mut self, msg: Message, requests: &Receiver<Request>) {
         self.ctx.borrow().stats.dequeued();
         let session = self.session();
+        let started = Instant::now();
         let interrupter = self.ctx.borrow().interrupter.clone();
         interrupter.set_busy(true);
         publish_status(&self.ctx.borrow().iopub, &msg, &session, "busy");
@@ -126,11 +134,11 @@ impl Executor {
                 Some(json!({"status": "ok", "restart": msg.bool_field("restart", false)}))
             }
             other if reply_type(other).is_some() => {
-                log::warn!("shell: unknown request type {other}");
+                tracing::warn!("shell: unknown request type {other}");
                 Some(unknown_request(other))
             }
             other => {
-                log::warn!("shell: ignoring {other} (not a request)");
+                tracing::warn!("shell: ignoring {other} (not a request)");
                 None
             }
         };
@@ -140,6 +148,13 @@ impl Executor {
         }
         publish_status(&self.ctx.borrow().iopub, &msg, &session, "idle");
         interrupter.set_busy(false);
+        tracing::info!(
+            channel = "shell",
+            msg_type = msg.msg_type(),
+            msg_id = %msg.header.msg_id,
+            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "served"
+        );
         // After the failed cell's reply, so clients see the replies in request order.
         if let Some(cutoff) = self.abort_before.take() {
             self.abort_queued(requests, cutoff);

@@ -22,8 +22,10 @@ use crate::transport::publisher::Publish;
 /// Why the kernel is stopping; sent to the main thread, which owns the exit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lifecycle {
-    /// A shutdown_request (restart = false) or SIGTERM.
+    /// A shutdown_request (restart = false): the running cell was already interrupted.
     Shutdown,
+    /// SIGTERM: let the running cell finish (bounded), then shut down. A second one hurries.
+    Terminate,
 }
 
 /// Interrupts whatever the executor is doing: a running cell (through the engine's flag) or a
@@ -33,6 +35,7 @@ pub struct Interrupter {
     engine: Arc<OnceLock<InterruptHandle>>,
     input: Arc<AtomicBool>,
     busy: Arc<AtomicBool>,
+    draining: Arc<AtomicBool>,
 }
 
 impl Interrupter {
@@ -56,6 +59,20 @@ impl Interrupter {
     pub fn set_busy(&self, busy: bool) {
         self.input.store(false, Ordering::SeqCst);
         self.busy.store(busy, Ordering::SeqCst);
+    }
+
+    /// Whether a request is being served.
+    pub fn is_busy(&self) -> bool {
+        self.busy.load(Ordering::SeqCst)
+    }
+
+    /// Stop taking requests from the queue (graceful shutdown); the running one finishes.
+    pub fn drain(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
     }
 
     /// Whether an `input()` wait should give up.

@@ -45,16 +45,24 @@ impl ControlThread {
                 Ok(_) => {}
                 Err(zmq::Error::ETERM) => return,
                 Err(e) => {
-                    log::warn!("control: poll failed: {e}");
+                    tracing::warn!("control: poll failed: {e}");
                     continue;
                 }
             }
             while let Some(msg) = receive(&self.control, &self.signer, Channel::Control) {
                 self.stats.saw_client(&msg.header.session);
-                log::debug!("control: {} {}", msg.msg_type(), msg.header.msg_id);
+                tracing::debug!("control: {} {}", msg.msg_type(), msg.header.msg_id);
+                let started = std::time::Instant::now();
                 publish_status(&self.iopub, &msg, &self.session, "busy");
                 let shutdown = self.handle(&msg);
                 publish_status(&self.iopub, &msg, &self.session, "idle");
+                tracing::info!(
+                    channel = "control",
+                    msg_type = msg.msg_type(),
+                    msg_id = %msg.header.msg_id,
+                    duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+                    "served"
+                );
                 if shutdown {
                     let _ = self.lifecycle.send(Lifecycle::Shutdown);
                 }
@@ -90,10 +98,10 @@ impl ControlThread {
                 return !in_place;
             }
             other if reply_type(other).is_some() => {
-                log::warn!("control: unknown request type {other}");
+                tracing::warn!("control: unknown request type {other}");
                 reply(unknown_request(other));
             }
-            other => log::warn!("control: ignoring {other} (not a request)"),
+            other => tracing::warn!("control: ignoring {other} (not a request)"),
         }
         false
     }

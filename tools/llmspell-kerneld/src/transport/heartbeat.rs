@@ -9,11 +9,11 @@ pub fn spawn(hb: zmq::Socket) -> std::io::Result<JoinHandle<()>> {
             match hb.recv_multipart(0) {
                 Ok(frames) => {
                     if let Err(e) = hb.send_multipart(frames, 0) {
-                        log::warn!("heartbeat: cannot echo: {e}");
+                        tracing::warn!("heartbeat: cannot echo: {e}");
                     }
                 }
                 Err(zmq::Error::ETERM) => return,
-                Err(e) => log::warn!("heartbeat: {e}"),
+                Err(e) => tracing::warn!("heartbeat: {e}"),
             }
         }
     })

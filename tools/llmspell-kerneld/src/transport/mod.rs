@@ -102,24 +102,24 @@ pub fn receive(socket: &zmq::Socket, signer: &Signer, channel: Channel) -> Optio
         Ok(frames) => frames,
         Err(zmq::Error::EAGAIN) => return None,
         Err(e) => {
-            log::warn!("{}: receive failed: {e}", channel.name());
+            tracing::warn!("{}: receive failed: {e}", channel.name());
             return None;
         }
     };
     let raw = match RawMessage::split(frames) {
         Ok(raw) => raw,
         Err(e) => {
-            log::warn!("{}: dropping malformed message: {e}", channel.name());
+            tracing::warn!("{}: dropping malformed message: {e}", channel.name());
             return None;
         }
     };
     let sender = describe_identities(&raw.identities);
     if let Err(e) = raw.verify(signer) {
-        log::warn!("{}: dropping message from {sender}: {e}", channel.name());
+        tracing::warn!("{}: dropping message from {sender}: {e}", channel.name());
         return None;
     }
     raw.parse()
-        .map_err(|e| log::warn!("{}: dropping message from {sender}: {e}", channel.name()))
+        .map_err(|e| tracing::warn!("{}: dropping message from {sender}: {e}", channel.name()))
         .ok()
 }
 
@@ -127,7 +127,7 @@ pub fn receive(socket: &zmq::Socket, signer: &Signer, channel: Channel) -> Optio
 pub fn send(socket: &zmq::Socket, signer: &Signer, msg: &Message, channel: Channel) {
     let frames = llmspell_wire::frames::encode(msg, signer);
     if let Err(e) = socket.send_multipart(frames, 0) {
-        log::warn!("{}: cannot send {}: {e}", channel.name(), msg.msg_type());
+        tracing::warn!("{}: cannot send {}: {e}", channel.name(), msg.msg_type());
     }
 }
 

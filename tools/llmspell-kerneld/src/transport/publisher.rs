@@ -69,7 +69,7 @@ impl Publisher {
                 Ok(_) => {}
                 Err(zmq::Error::ETERM) => return,
                 Err(e) => {
-                    log::warn!("iopub: poll failed: {e}");
+                    tracing::warn!("iopub: poll failed: {e}");
                     continue;
                 }
             }
@@ -93,7 +93,7 @@ impl Publisher {
             // \x01 = subscribe, \x00 = unsubscribe; only new subscribers are greeted.
             let Some((&1, topic)) = frame.split_first() else { continue };
             let subscription = String::from_utf8_lossy(topic).into_owned();
-            log::debug!("iopub: new subscriber for {subscription:?}");
+            tracing::debug!("iopub: new subscriber for {subscription:?}");
             let mut welcome = Message::new(
                 "iopub_welcome",
                 &self.session,

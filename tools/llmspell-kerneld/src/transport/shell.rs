@@ -59,14 +59,14 @@ impl ShellThread {
                 Ok(_) => {}
                 Err(zmq::Error::ETERM) => return,
                 Err(e) => {
-                    log::warn!("shell: poll failed: {e}");
+                    tracing::warn!("shell: poll failed: {e}");
                     continue;
                 }
             }
             let ready = [items[0].is_readable(), items[1].is_readable(), items[2].is_readable()];
             if ready[0] {
                 while let Some(msg) = receive(&self.shell, &self.signer, Channel::Shell) {
-                    log::debug!("shell: {} {}", msg.msg_type(), msg.header.msg_id);
+                    tracing::debug!("shell: {} {}", msg.msg_type(), msg.header.msg_id);
                     self.stats.saw_client(&msg.header.session);
                     self.stats.enqueued();
                     if self.requests.send(Request { msg, received: Instant::now() }).is_err() {
@@ -79,7 +79,7 @@ impl ShellThread {
                     if msg.msg_type() == "input_reply" {
                         let _ = self.input_replies.send(msg);
                     } else {
-                        log::warn!("stdin: ignoring unexpected {}", msg.msg_type());
+                        tracing::warn!("stdin: ignoring unexpected {}", msg.msg_type());
                     }
                 }
             }

@@ -110,3 +110,76 @@ impl Drop for Kernel {
         }
     }
 }
+
+/// A kernel started with `start --daemon`: not our child, so it is watched through /proc.
+pub struct Daemon {
+    pub pid: u32,
+    pub path: PathBuf,
+    pub info: ConnectionInfo,
+    pub client: Client,
+}
+
+impl Home {
+    /// Runs `start --daemon <args>`; asserts it exits 0 and prints the connection file.
+    pub fn start_daemon(&self, args: &[&str]) -> Daemon {
+        let mut full = vec!["start", "--daemon"];
+        full.extend_from_slice(args);
+        let out = self.command(&full).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+        let path = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim_end());
+        let info = ConnectionInfo::read(&path).unwrap();
+        let client = Client::connect(&info).unwrap();
+        client.wait_ready(TIMEOUT).unwrap();
+        let reply = client
+            .call(
+                llmspell_wire::Channel::Control,
+                "kernel_info_request",
+                serde_json::json!({}),
+                TIMEOUT,
+            )
+            .unwrap();
+        let pid = reply.content["llmspell"]["pid"].as_u64().unwrap() as u32;
+        Daemon { pid, path, info, client }
+    }
+}
+
+impl Daemon {
+    pub fn signal(&self, name: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.pid.to_string())
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    pub fn alive(&self) -> bool {
+        // A zombie would still have /proc/<pid>, but daemons are reaped by init.
+        std::fs::read_to_string(format!("/proc/{}/stat", self.pid))
+            .map(|stat| !stat.contains(") Z "))
+            .unwrap_or(false)
+    }
+
+    pub fn wait_gone(&self) {
+        let deadline = Instant::now() + TIMEOUT;
+        while self.alive() {
+            assert!(Instant::now() < deadline, "daemon {} did not exit", self.pid);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.alive() {
+            let _ = Command::new("kill").arg("-TERM").arg(self.pid.to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while self.alive() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if self.alive() {
+                let _ = Command::new("kill").arg("-KILL").arg(self.pid.to_string()).status();
+            }
+        }
+    }
+}
