@@ -233,3 +233,52 @@ fn wait_for(mut condition: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn systemd_hears_ready_and_stopping_over_notify_socket() {
+    use std::os::unix::net::UnixDatagram;
+    let home = Home::new();
+    let socket_path = home.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut cmd = home.command(&["start", "--id", "unit"]);
+    cmd.env("NOTIFY_SOCKET", &socket_path).stdout(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let mut buf = [0u8; 256];
+    let n = socket.recv(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).contains("READY=1"));
+    assert!(home.path().join("kernels/kernel-unit.json").exists(), "ready only once listening");
+    std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    let n = socket.recv(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).contains("STOPPING=1"));
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn in_process_rotation_keeps_the_newest_files() {
+    let home = Home::new();
+    let log = home.path().join("rot/kernel.log");
+    let log_arg = log.to_str().unwrap();
+    let args = [
+        "--id",
+        "rot",
+        "--log-level",
+        "debug",
+        "--log-file",
+        log_arg,
+        "--log-rotate-size",
+        "2K",
+        "--log-rotate-keep",
+        "2",
+    ];
+    let daemon = home.start_daemon(&args);
+    for i in 0..60 {
+        daemon.client.execute(&format!("x = {i}"), TIMEOUT).unwrap();
+    }
+    let names: Vec<String> = std::fs::read_dir(home.path().join("rot"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.len() >= 2, "rotation happened: {names:?}");
+    assert!(names.len() <= 3, "at most the live file and 2 kept: {names:?}");
+}
