@@ -52,6 +52,31 @@ pub(crate) const DOCS: &[Doc] = &[
         "JSON.null",
         "The value that stands for JSON null, so nulls survive in arrays and objects.",
     ),
+    (
+        "State",
+        "State",
+        "Persistent state: JSON-able values under (scope, key), kept across cells, resets and kernel restarts.",
+    ),
+    (
+        "State.save",
+        "State.save(scope, key, value)",
+        "Stores a JSON-able value (nil, booleans, numbers, strings, JSON.null, array or string-keyed tables) under scope and key, replacing any earlier one.",
+    ),
+    (
+        "State.load",
+        "State.load(scope, key) -> value|nil",
+        "The value stored under scope and key, or nil when there is none. Integers load as integers, floats as floats.",
+    ),
+    (
+        "State.delete",
+        "State.delete(scope, key) -> boolean",
+        "Removes the value under scope and key; returns whether there was one.",
+    ),
+    (
+        "State.list_keys",
+        "State.list_keys(scope) -> {string, ...}",
+        "The keys stored in scope, sorted.",
+    ),
     // base
     (
         "assert",

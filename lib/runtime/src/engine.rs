@@ -16,6 +16,7 @@
 //! execution.
 
 use std::cell::RefCell;
+use std::path::PathBuf;
 use std::rc::Rc;
 
 use mlua::chunk::ChunkMode;
@@ -115,7 +116,21 @@ impl Engine {
         completeness::is_complete(&self.lua, code)
     }
 
-    /// Replace the Lua state with a fresh one; the frontend and interrupt handle stay.
+    /// Give scripts a `State` global backed by the store at `path`, opened lazily on first use
+    /// (so kernels that never use `State` create no file). Survives [`reset`](Engine::reset).
+    /// Without it, every `State` call raises "State is not available".
+    pub fn attach_state(&mut self, path: PathBuf) {
+        self.host.state().attach(path);
+    }
+
+    /// Checkpoint and close the store if open (graceful shutdown). A later `State` call opens it
+    /// again.
+    pub fn close_state(&mut self) -> Result<(), String> {
+        self.host.state().close()
+    }
+
+    /// Replace the Lua state with a fresh one; the frontend, interrupt handle and state store
+    /// stay.
     pub fn reset(&mut self) -> Result<(), EngineError> {
         let (lua, xpcall) = new_state(&self.host, &self.interrupt)?;
         self.lua = lua;

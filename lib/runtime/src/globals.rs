@@ -1,6 +1,6 @@
 //! The llmspell globals that are not about streams: `display`, `clear_output`, `page`, and the
-//! disabled `os.exit`. Installs everything else by delegating to [`io`](crate::io) and
-//! [`json`](crate::json).
+//! disabled `os.exit`. Installs everything else by delegating to [`io`](crate::io),
+//! [`json`](crate::json) and [`state`](crate::state).
 //!
 //! `display(v [, metadata])` sends a MIME bundle when `v` is a non-empty table whose keys are all
 //! strings containing `/`; the `application/json` and `*+json` entries are converted with the
@@ -13,12 +13,13 @@ use serde_json::{Map, Value as Json};
 
 use crate::errors::located;
 use crate::host::Host;
-use crate::{io, json, render};
+use crate::{io, json, render, state};
 
 /// Install every llmspell global and override into a fresh state.
 pub(crate) fn install(lua: &Lua, host: &Host) -> mlua::Result<()> {
     io::install(lua, host)?;
     json::install(lua)?;
+    state::install(lua, host.state())?;
     let globals = lua.globals();
 
     let h = host.clone();

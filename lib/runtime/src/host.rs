@@ -1,19 +1,22 @@
 //! State shared between the [`Engine`](crate::Engine) and the Rust callbacks installed in Lua.
 //!
-//! Callbacks must be `'static`, so the frontend and the pager buffer live behind `Rc<RefCell<..>>`
-//! and survive `Engine::reset`. Borrows are short and never held across a call back into Lua, so
-//! they cannot conflict; a failed borrow still becomes a Lua error rather than a panic.
+//! Callbacks must be `'static`, so the frontend, the pager buffer and the `State` store slot live
+//! behind `Rc<RefCell<..>>` and survive `Engine::reset`. Borrows are short and never held across
+//! a call back into Lua, so they cannot conflict; a failed borrow still becomes a Lua error rather
+//! than a panic.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use crate::state::StateSlot;
 use crate::{Frontend, InputError, StreamName};
 
-/// Cheap to clone: every clone shares the same frontend and pager.
+/// Cheap to clone: every clone shares the same frontend, pager and state slot.
 #[derive(Clone)]
 pub(crate) struct Host {
     frontend: Rc<RefCell<Box<dyn Frontend>>>,
     pager: Rc<RefCell<String>>,
+    state: StateSlot,
 }
 
 /// The frontend was already borrowed (only reachable through a re-entrant frontend).
@@ -23,7 +26,11 @@ fn busy() -> mlua::Error {
 
 impl Host {
     pub(crate) fn new(frontend: Box<dyn Frontend>) -> Host {
-        Host { frontend: Rc::new(RefCell::new(frontend)), pager: Rc::default() }
+        Host {
+            frontend: Rc::new(RefCell::new(frontend)),
+            pager: Rc::default(),
+            state: StateSlot::default(),
+        }
     }
 
     pub(crate) fn stream(&self, name: StreamName, text: &str) -> mlua::Result<()> {
@@ -56,6 +63,11 @@ impl Host {
     ) -> mlua::Result<Result<String, InputError>> {
         let mut f = self.frontend.try_borrow_mut().map_err(|_| busy())?;
         Ok(f.input(prompt, password))
+    }
+
+    /// The store behind the `State` global.
+    pub(crate) fn state(&self) -> &StateSlot {
+        &self.state
     }
 
     pub(crate) fn page(&self, text: &str) {

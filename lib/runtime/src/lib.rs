@@ -10,6 +10,9 @@
 //!
 //! Nothing here panics on script input: every failure a script can cause comes back as a
 //! [`ScriptError`]. The Lua API scripts see is described in `man/llmspell-lua.7`.
+//!
+//! Persistence: [`Engine::attach_state`] backs the `State` global with an `llmspell-state` store
+//! (see [`state`](crate::state)); the kernel decides where the file lives.
 
 mod complete;
 mod completeness;
@@ -23,6 +26,7 @@ mod io;
 mod json;
 mod lex;
 mod render;
+mod state;
 #[cfg(test)]
 mod testutil;
 
