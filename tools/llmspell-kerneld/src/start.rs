@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, bounded, unbounded};
+use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use llmspell_common::{ExitCode, HasExitCode, Home, KernelId};
 use llmspell_wire::ConnectionInfo;
 
@@ -123,13 +123,14 @@ impl Setup {
             connection_file: self.plan.path.clone(),
             ports: info.ports(),
         })?;
-        let (publisher, session) = spawn_threads(
+        let threads = spawn_threads(
             bound,
             interrupter.clone(),
             lifecycle_tx,
             self.plan.owned,
             history,
             stats,
+            self.home.state_db(&self.id),
         )?;
         if self.plan.owned {
             info.write(&self.plan.path).map_err(Failure::from_error)?;
@@ -147,7 +148,7 @@ impl Setup {
             self.plan.path.display()
         );
         let grace = Duration::from_secs(self.config.shutdown_grace_secs);
-        shut_down_when_asked(&lifecycle_rx, &interrupter, &publisher, &session, grace);
+        shut_down_when_asked(&lifecycle_rx, &interrupter, &threads, grace);
         drop(guard);
         drop(pid_file);
         tracing::info!("kernel {} stopped", self.id.as_str());
@@ -227,14 +228,15 @@ fn random_key() -> Result<String, Failure> {
 /// Blocks until shutdown is asked for, then shuts down in order. After SIGTERM: stop taking
 /// requests, let the running cell finish for up to `grace` (a second SIGTERM cuts that short),
 /// interrupt it if it is still running, publish `shutdown_reply` on iopub so every client knows.
-/// In all cases the publisher is flushed so the last output and idle reach the clients.
+/// In all cases the `State` store is checkpointed and closed, and the publisher is flushed so the
+/// last output and idle reach the clients.
 fn shut_down_when_asked(
     lifecycle: &Receiver<Lifecycle>,
     interrupter: &Interrupter,
-    publisher: &Outbox<Publish>,
-    session: &str,
+    threads: &Threads,
     grace: Duration,
 ) {
+    let Threads { publisher, session, commands } = threads;
     let first = lifecycle.recv().unwrap_or(Lifecycle::Shutdown);
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     if first == Lifecycle::Terminate {
@@ -251,12 +253,28 @@ fn shut_down_when_asked(
             Message::new("shutdown_reply", session, json!({"status": "ok", "restart": false}));
         publisher.send(Publish::Message(Box::new(notice)));
     }
+    close_state(commands);
     let (ack_tx, ack_rx) = bounded(1);
     if publisher.send(Publish::Flush(ack_tx)) {
         let _ = ack_rx.recv_timeout(Duration::from_secs(1));
     }
     // ZeroMQ sends asynchronously; give the I/O thread a moment to put the last frames out.
     std::thread::sleep(Duration::from_millis(50));
+}
+
+/// Asks the executor to checkpoint and close the `State` store. Every save is already committed,
+/// so a cell that still holds the executor (it ignored the interrupt) costs nothing but the
+/// checkpoint.
+fn close_state(commands: &Sender<Command>) {
+    let (done_tx, done_rx) = bounded(1);
+    if commands.send(Command::CloseState(done_tx)).is_err() {
+        return;
+    }
+    match done_rx.recv_timeout(Duration::from_secs(2)) {
+        Ok(Ok(())) => tracing::info!("state store closed"),
+        Ok(Err(e)) => tracing::error!("cannot close the state store: {e}"),
+        Err(_) => tracing::warn!("the executor is still busy; state store left to SQLite's log"),
+    }
 }
 
 /// Waits until no request runs, for at most `limit`; true if a second SIGTERM cut it short.
@@ -271,16 +289,25 @@ fn wait_idle(lifecycle: &Receiver<Lifecycle>, interrupter: &Interrupter, limit: 
     false
 }
 
-/// Starts heartbeat, publisher, control, shell and executor; returns the publisher's address
-/// (to flush on the way out) once the engine is up.
+/// What the main thread keeps of the kernel's threads for the way out.
+struct Threads {
+    /// To publish the shutdown notice and flush.
+    publisher: Outbox<Publish>,
+    session: String,
+    /// To close the `State` store.
+    commands: Sender<Command>,
+}
+
+/// Starts heartbeat, publisher, control, shell and executor; returns once the engine is up.
 fn spawn_threads(
     bound: transport::Bound,
     interrupter: Interrupter,
-    lifecycle: crossbeam_channel::Sender<Lifecycle>,
+    lifecycle: Sender<Lifecycle>,
     restart_in_place: bool,
     history: History,
     stats: Arc<Stats>,
-) -> Result<(Outbox<Publish>, String), Failure> {
+    state: PathBuf,
+) -> Result<Threads, Failure> {
     let transport::Bound { ctx, shell, control, stdin, iopub, hb, info } = bound;
     let signer = llmspell_wire::Signer::new(&info.key);
     let session = uuid::Uuid::new_v4().to_string();
@@ -300,7 +327,7 @@ fn spawn_threads(
         signer: signer.clone(),
         session: session.clone(),
         interrupter: interrupter.clone(),
-        commands: command_tx,
+        commands: command_tx.clone(),
         lifecycle: lifecycle.clone(),
         restart_in_place,
         stats: stats.clone(),
@@ -332,7 +359,7 @@ fn spawn_threads(
     let (ready_tx, ready_rx) = bounded(1);
     std::thread::Builder::new()
         .name("executor".into())
-        .spawn(move || match Executor::new(ctx_for_engine, history, lifecycle) {
+        .spawn(move || match Executor::new(ctx_for_engine, history, lifecycle, state) {
             Ok(executor) => {
                 let _ = ready_tx.send(Ok(()));
                 executor.run(request_rx, command_rx);
@@ -356,7 +383,11 @@ fn spawn_threads(
     }
     // The context lives as long as the process; its sockets end with it.
     std::mem::forget(ctx);
-    Ok((pub_addr.outbox().map_err(zmq_failure)?, session_copy))
+    Ok(Threads {
+        publisher: pub_addr.outbox().map_err(zmq_failure)?,
+        session: session_copy,
+        commands: command_tx,
+    })
 }
 
 fn thread_failure(e: std::io::Error) -> Failure {

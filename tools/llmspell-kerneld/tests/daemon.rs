@@ -282,3 +282,76 @@ fn in_process_rotation_keeps_the_newest_files() {
     assert!(names.len() >= 2, "rotation happened: {names:?}");
     assert!(names.len() <= 3, "at most the live file and 2 kept: {names:?}");
 }
+
+#[test]
+fn state_survives_a_restart_with_the_same_id() {
+    let home = Home::new();
+    let first = home.start_daemon(&["--id", "keeper"]);
+    let saved = first
+        .client
+        .execute(
+            r#"State.save("notes", "plan", {steps = {1, 2.5, "three"}, done = false})
+               State.save("notes", "owner", "ada")
+               return #State.list_keys("notes")"#,
+            TIMEOUT,
+        )
+        .unwrap();
+    assert_eq!(saved.result_text(), Some("2"), "{saved:?}");
+    first.signal("TERM");
+    first.wait_gone();
+    let db = home.path().join("state/keeper.sqlite");
+    assert!(db.exists());
+    let wal = home.path().join("state/keeper.sqlite-wal");
+    assert!(
+        std::fs::metadata(&wal).map(|m| m.len() == 0).unwrap_or(true),
+        "a graceful stop checkpoints the log into the file"
+    );
+
+    let second = home.start_daemon(&["--id", "keeper"]);
+    let loaded = second
+        .client
+        .execute(
+            r#"local p = State.load("notes", "plan")
+               return JSON.encode({p.steps[1], p.steps[2], p.steps[3], p.done,
+                                   State.load("notes", "owner"), State.load("notes", "nope")})"#,
+            TIMEOUT,
+        )
+        .unwrap();
+    assert_eq!(loaded.result_text(), Some(r#""[1,2.5,\"three\",false,\"ada\"]""#), "{loaded:?}");
+
+    // Another id has its own store.
+    let other = home.start_daemon(&["--id", "stranger"]);
+    let seen = other.client.execute(r#"State.load("notes", "owner") == nil"#, TIMEOUT).unwrap();
+    assert_eq!(seen.result_text(), Some("true"), "{seen:?}");
+}
+
+#[test]
+fn kill_9_during_a_write_loop_leaves_a_readable_store() {
+    let home = Home::new();
+    let first = home.start_daemon(&["--id", "crashy"]);
+    let c = &first.client;
+    let code = r#"for i = 1, 1e9 do
+                    State.save("loop", "k" .. (i % 50), {i = i, pad = string.rep("x", i % 4000)})
+                    State.save("loop", "last", i)
+                  end"#;
+    c.request(Channel::Shell, "execute_request", json!({"code": code})).unwrap();
+    let db = home.path().join("state/crashy.sqlite");
+    wait_for(|| db.exists());
+    std::thread::sleep(Duration::from_millis(500));
+    first.signal("KILL");
+    first.wait_gone();
+
+    let second = home.start_daemon(&["--id", "crashy"]);
+    let check = r#"local last = State.load("loop", "last")
+                   local keys = State.list_keys("loop")
+                   for _, k in ipairs(keys) do
+                     if k ~= "last" then
+                       local v = State.load("loop", k)
+                       assert(#v.pad == v.i % 4000, "torn value under " .. k)
+                       assert(v.i <= last + 1, "value newer than last under " .. k)
+                     end
+                   end
+                   return last > 0 and #keys > 1"#;
+    let out = second.client.execute(check, TIMEOUT).unwrap();
+    assert_eq!(out.result_text(), Some("true"), "{out:?}");
+}

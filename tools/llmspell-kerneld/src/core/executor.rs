@@ -7,6 +7,7 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -20,11 +21,13 @@ use super::{Lifecycle, kernel_info, publish_status, reply_type, unknown_request}
 use crate::history::History;
 use crate::transport::shell::{Request, ShellOut};
 
-/// Out-of-band orders from the control thread.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Out-of-band orders from the control thread and the shutdown sequence.
+#[derive(Debug)]
 pub enum Command {
     /// Restart in place: a fresh Lua state, same ports and history session.
     Reset,
+    /// Shutting down: checkpoint and close the `State` store, then answer.
+    CloseState(Sender<Result<(), String>>),
 }
 
 pub struct Executor {
@@ -40,15 +43,18 @@ pub struct Executor {
 
 impl Executor {
     /// Creates the engine on the calling thread (it must stay there).
+    /// `state` is the file behind the `State` global (opened on first use).
     pub fn new(
         ctx: Context,
         history: History,
         lifecycle: Sender<Lifecycle>,
+        state: PathBuf,
     ) -> Result<Executor, String> {
         let interrupter = ctx.interrupter.clone();
         let ctx = Rc::new(RefCell::new(ctx));
-        let engine =
+        let mut engine =
             Engine::new(Box::new(KernelFrontend(ctx.clone()))).map_err(|e| e.to_string())?;
+        engine.attach_state(state);
         interrupter.attach(engine.interrupt_handle());
         Ok(Executor {
             engine,
@@ -68,11 +74,13 @@ impl Executor {
                 // Shutting down: serve only commands; queued requests are never started.
                 match commands.recv() {
                     Ok(Command::Reset) => continue,
+                    Ok(command) => self.obey(command),
                     Err(_) => return,
                 }
+                continue;
             }
-            if let Ok(Command::Reset) = commands.try_recv() {
-                self.reset();
+            if let Ok(command) = commands.try_recv() {
+                self.obey(command);
                 continue;
             }
             if let Some(request) = self.backlog.pop_front() {
@@ -80,11 +88,20 @@ impl Executor {
                 continue;
             }
             select! {
-                recv(commands) -> cmd => if cmd == Ok(Command::Reset) { self.reset() },
+                recv(commands) -> cmd => if let Ok(command) = cmd { self.obey(command) },
                 recv(requests) -> msg => match msg {
                     Ok(request) => self.dispatch(request.msg, &requests),
                     Err(_) => return,
                 },
+            }
+        }
+    }
+
+    fn obey(&mut self, command: Command) {
+        match command {
+            Command::Reset => self.reset(),
+            Command::CloseState(done) => {
+                let _ = done.send(self.engine.close_state());
             }
         }
     }
