@@ -37,4 +37,9 @@ if [[ -z "${LLMSPELL_KERNELD:-}" ]]; then
     fi
 fi
 
+# Daemon start/stop latency (stdlib only; prints PASS/MISS, never fails); see bench/daemon.sh.
+if [[ -n "${LLMSPELL_KERNELD:-}" ]]; then
+    python3 "$repo/bench/daemon_bench.py" --kerneld "$LLMSPELL_KERNELD" || true
+fi
+
 exec "$venv/bin/python" "$repo/bench/kernel_bench.py" "$@"

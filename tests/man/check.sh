@@ -34,6 +34,9 @@ for page in man/*.[1-8]; do
     if ! (cd "$scratch" && env -i PATH="$bin:/usr/bin:/bin" HOME="$scratch" timeout 60 bash -euo pipefail -c "$script") >"$scratch.log" 2>&1; then
       fail "$page: example block $n failed:"; sed 's/^/  | /' "$scratch.log" >&2
     fi
+    # A block that failed half way may have left daemons running in its home: stop them.
+    [ ! -d "$scratch/.llmspell/kernels" ] ||
+      env -i PATH="$bin:/usr/bin:/bin" HOME="$scratch" llmspell-kerneld stop --all --timeout 2 >/dev/null 2>&1 || true
     rm -rf "$scratch" "$scratch.log"
   done
 done

@@ -18,6 +18,12 @@ pub enum Command {
     Start(StartArgs),
     /// Install the Jupyter kernelspec (kernel.json and logos) so Jupyter can launch the kernel.
     InstallKernelspec(InstallArgs),
+    /// Show each kernel's state, pid, uptime, memory and ports, and whether it answers.
+    Status(crate::status::StatusArgs),
+    /// Stop kernels: SIGTERM, SIGKILL after a timeout, then remove their leftover files.
+    Stop(crate::stop::StopArgs),
+    /// Write a systemd unit or launchd property list that runs a kernel as a service.
+    InstallService(crate::service::ServiceArgs),
 }
 
 #[derive(Debug, Args)]

@@ -12,8 +12,11 @@ pub mod daemon;
 pub mod history;
 pub mod kernelspec;
 pub mod logger;
+pub mod service;
 pub mod signals;
 pub mod start;
+pub mod status;
+pub mod stop;
 pub mod transport;
 
 use clap::Parser;
@@ -55,6 +58,9 @@ pub fn main() -> u8 {
     let result = match cli.command {
         cli::Command::Start(args) => start::run(args),
         cli::Command::InstallKernelspec(args) => kernelspec::run(&args),
+        cli::Command::Status(args) => status::run(&args),
+        cli::Command::Stop(args) => stop::run(&args),
+        cli::Command::InstallService(args) => service::run(&args),
     };
     match result {
         Ok(()) => 0,
