@@ -11,7 +11,8 @@
 //!   passed, failed}`
 //! - `categories` → `{status: "ok", categories: [...]}`
 //! - any failure → `{status: "error", error_type, message, ename, evalue, traceback: []}`
-//!   (ename/evalue/traceback because Jupyter clients expect them on an error reply).
+//!   (ename/evalue/traceback because Jupyter clients expect them on an error reply), plus
+//!   `unknown_tool: NAME` when the named tool does not exist.
 
 use std::time::{Duration, Instant};
 
@@ -20,11 +21,18 @@ use serde_json::{Value, json};
 use crate::error::ToolError;
 use crate::registry::Registry;
 
-/// Answers one request's content.
+/// Answers one request's content. An error about a tool that does not exist also carries
+/// `unknown_tool: NAME`, so a client can tell it from a tool's own `not_found` (a missing file).
 pub fn handle(registry: &Registry, request: &Value) -> Value {
     match answer(registry, request) {
         Ok(reply) => reply,
-        Err(e) => error_reply(&e),
+        Err(e) => {
+            let mut reply = error_reply(&e);
+            if let Some(name) = request["name"].as_str().filter(|n| !registry.exists(n)) {
+                reply["unknown_tool"] = json!(name);
+            }
+            reply
+        }
     }
 }
 
