@@ -1,15 +1,23 @@
 //! The registry: every built-in tool by name, with its schema compiled on first use.
 //!
-//! `invoke` validates the parameters against the schema, then runs the tool on its own thread
+//! `invoke` validates the parameters against the schema, then runs the tool on a worker thread
 //! and waits at most the timeout. When the wait ends first, the tool's cancel flag is set and a
 //! `timeout` error returned; the tool stops at its next [`Context::check`], at the end of the
 //! I/O it bounded by [`Context::remaining`], or by killing its child process.
+//! [`Registry::invoke_with`] also watches a caller's stop flag (the Lua engine's interrupt) and
+//! cancels the tool the same way when it is set.
+//!
+//! Workers come from a pool owned by the registry (see [`Pool`]): a call hands its job to an
+//! idle worker, or starts a new one when none is idle, so a tool that is stuck (or slow to
+//! notice its cancel flag) holds only its own worker and never delays other calls. Workers idle
+//! for [`WORKER_IDLE_EXIT`] end; all end when the registry is dropped.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::RecvTimeoutError;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use serde_json::{Map, Value, json};
 
 use crate::context::Context;
@@ -27,6 +35,85 @@ pub struct Registry {
     /// Sorted by name.
     entries: Vec<Entry>,
     policy: Arc<Policy>,
+    pool: Pool,
+}
+
+/// How long a pool worker waits for work before it ends.
+pub const WORKER_IDLE_EXIT: Duration = Duration::from_secs(60);
+
+/// How often a waiting [`Registry::invoke_with`] looks at the caller's stop flag.
+pub const STOP_POLL: Duration = Duration::from_millis(10);
+
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// Reusable tool threads. `idle` counts workers waiting for a job that nobody has claimed yet:
+/// a caller claims one by decrementing it and then sends its job, and when it is zero the caller
+/// starts a new worker that runs the job at once. So every job has a worker as soon as it is
+/// submitted, however many tools are stuck. Invariant: workers waiting in `recv` = `idle` + jobs
+/// in the channel; a worker leaves (idle timeout) only by decrementing `idle`, and when that
+/// fails (a caller claimed it meanwhile) it waits for the job that caller is sending.
+struct Pool {
+    tx: Sender<Job>,
+    rx: Receiver<Job>,
+    idle: Arc<AtomicUsize>,
+    spawned: Arc<AtomicUsize>,
+}
+
+impl Pool {
+    fn new() -> Pool {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        Pool { tx, rx, idle: Arc::default(), spawned: Arc::default() }
+    }
+
+    /// Runs `job` on an idle worker, or on a new one when none is idle.
+    fn submit(&self, job: Job) -> std::io::Result<()> {
+        let mut n = self.idle.load(Ordering::Acquire);
+        while n > 0 {
+            match self.idle.compare_exchange_weak(n, n - 1, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => {
+                    // A claimed worker is waiting, and the receiver lives as long as `self`.
+                    let _ = self.tx.send(job);
+                    return Ok(());
+                }
+                Err(now) => n = now,
+            }
+        }
+        let (rx, idle) = (self.rx.clone(), self.idle.clone());
+        let number = self.spawned.fetch_add(1, Ordering::Relaxed);
+        std::thread::Builder::new()
+            .name(format!("tool-worker-{number}"))
+            .spawn(move || worker(job, &rx, &idle))
+            .map(|_| ())
+    }
+}
+
+fn worker(first: Job, rx: &Receiver<Job>, idle: &AtomicUsize) {
+    first();
+    loop {
+        idle.fetch_add(1, Ordering::AcqRel);
+        let job = match rx.recv_timeout(WORKER_IDLE_EXIT) {
+            Ok(job) => job,
+            Err(RecvTimeoutError::Disconnected) => return,
+            Err(RecvTimeoutError::Timeout) => {
+                let mut n = idle.load(Ordering::Acquire);
+                loop {
+                    if n == 0 {
+                        // A caller claimed this worker after the timeout: take its job.
+                        match rx.recv() {
+                            Ok(job) => break job,
+                            Err(_) => return,
+                        }
+                    }
+                    match idle.compare_exchange_weak(n, n - 1, Ordering::AcqRel, Ordering::Acquire)
+                    {
+                        Ok(_) => return,
+                        Err(now) => n = now,
+                    }
+                }
+            }
+        };
+        job();
+    }
 }
 
 impl std::fmt::Debug for Registry {
@@ -57,7 +144,7 @@ impl Registry {
             tools.into_iter().map(|def| Entry { def, validator: OnceLock::new() }).collect();
         entries.sort_by(|a, b| a.def.name.cmp(b.def.name));
         entries.dedup_by(|a, b| a.def.name == b.def.name);
-        Registry { entries, policy: Arc::new(policy) }
+        Registry { entries, policy: Arc::new(policy), pool: Pool::new() }
     }
 
     pub fn policy(&self) -> &Policy {
@@ -206,40 +293,69 @@ impl Registry {
         params: Value,
         timeout: Option<Duration>,
     ) -> Result<Value, ToolError> {
+        static NEVER: AtomicBool = AtomicBool::new(false);
+        self.invoke_with(name, params, timeout, &NEVER)
+    }
+
+    /// Like [`invoke`](Registry::invoke), and also gives up as soon as `stop` is set (checked
+    /// every [`STOP_POLL`]): the tool is cancelled as on a timeout and the call fails with an
+    /// `execution` error saying it was interrupted. A `stop` already set fails before the tool
+    /// starts.
+    pub fn invoke_with(
+        &self,
+        name: &str,
+        params: Value,
+        timeout: Option<Duration>,
+        stop: &AtomicBool,
+    ) -> Result<Value, ToolError> {
         let entry = self.entry(name)?;
         let params = self.validate_entry(entry, params)?;
+        if stop.load(Ordering::Relaxed) {
+            return Err(interrupted(name));
+        }
         let timeout = timeout.unwrap_or(self.policy.default_timeout());
         let cx = Context::new(self.policy.clone(), timeout);
+        let deadline = cx.deadline();
         let cancel = cx.cancel_flag();
         let run = entry.def.run;
         let (tx, rx) = crossbeam_channel::bounded(1);
-        let spawned = std::thread::Builder::new().name(format!("tool {name}")).spawn(move || {
+        let job: Job = Box::new(move || {
             let outcome =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&params, &cx)));
             let _ = tx.send(outcome);
         });
-        if let Err(e) = spawned {
+        if let Err(e) = self.pool.submit(job) {
             return Err(ToolError::execution(format!("{name}: cannot start a thread: {e}")));
         }
-        match rx.recv_timeout(timeout) {
-            Ok(Ok(result)) => result,
-            Ok(Err(panic)) => {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".into());
-                Err(ToolError::execution(format!("{name}: the tool crashed: {what}")))
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                cancel.store(true, std::sync::atomic::Ordering::Relaxed);
-                Err(ToolError::timeout(format!(
-                    "{name}: stopped after the {:.3} s timeout",
-                    timeout.as_secs_f64()
-                )))
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                Err(ToolError::execution(format!("{name}: the tool thread ended without a result")))
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left.min(STOP_POLL)) {
+                Ok(Ok(result)) => return result,
+                Ok(Err(panic)) => {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "unknown panic".into());
+                    return Err(ToolError::execution(format!("{name}: the tool crashed: {what}")));
+                }
+                Err(RecvTimeoutError::Timeout) if stop.load(Ordering::Relaxed) => {
+                    cancel.store(true, Ordering::Relaxed);
+                    return Err(interrupted(name));
+                }
+                Err(RecvTimeoutError::Timeout) if left <= STOP_POLL => {
+                    cancel.store(true, Ordering::Relaxed);
+                    return Err(ToolError::timeout(format!(
+                        "{name}: stopped after the {:.3} s timeout",
+                        timeout.as_secs_f64()
+                    )));
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(ToolError::execution(format!(
+                        "{name}: the tool thread ended without a result"
+                    )));
+                }
             }
         }
     }
@@ -268,6 +384,10 @@ impl Registry {
     }
 }
 
+fn interrupted(name: &str) -> ToolError {
+    ToolError::execution(format!("{name}: interrupted; the tool was cancelled"))
+}
+
 impl ExampleOutcome {
     pub fn to_json(&self) -> Value {
         json!({
@@ -282,21 +402,38 @@ impl ExampleOutcome {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::collections::HashSet;
+    use std::sync::Mutex;
 
     use super::*;
     use crate::{ErrorType, Example};
 
-    static STOPPED: AtomicBool = AtomicBool::new(false);
+    /// The `id`s of spinner calls that saw their cancel flag and stopped.
+    static STOPPED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 
-    fn spin(_: &Params, cx: &Context) -> Result<Value, ToolError> {
+    fn spin(p: &Params, cx: &Context) -> Result<Value, ToolError> {
+        let id = p.opt_str("id")?.unwrap_or("").to_owned();
         loop {
             if let Err(e) = cx.check() {
-                STOPPED.store(true, Ordering::SeqCst);
+                STOPPED.lock().unwrap().get_or_insert_default().insert(id);
                 return Err(e);
             }
             std::thread::sleep(Duration::from_millis(1));
         }
+    }
+
+    fn wait_stopped(id: &str) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !STOPPED.lock().unwrap().as_ref().is_some_and(|s| s.contains(id)) {
+            assert!(Instant::now() < deadline, "spinner {id} kept running after it was cancelled");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Ignores its cancel flag: holds its worker for `ms` milliseconds whatever happens.
+    fn stuck(p: &Params, _: &Context) -> Result<Value, ToolError> {
+        std::thread::sleep(Duration::from_millis(p.opt_f64("ms")?.unwrap_or(1000.0) as u64));
+        Ok(json!({}))
     }
 
     fn add(p: &Params, _: &Context) -> Result<Value, ToolError> {
@@ -332,7 +469,15 @@ mod tests {
             examples: vec![],
             run: spin,
         };
-        Registry::with_tools(vec![spinner, adder], Policy::new(std::env::temp_dir()))
+        let stuck = ToolDef {
+            name: "stuck",
+            category: "test",
+            description: "Sleeps and ignores its cancel flag",
+            schema: json!({"type": "object"}),
+            examples: vec![],
+            run: stuck,
+        };
+        Registry::with_tools(vec![spinner, adder, stuck], Policy::new(std::env::temp_dir()))
     }
 
     #[test]
@@ -361,14 +506,78 @@ mod tests {
     #[test]
     fn a_timeout_stops_the_tool_itself() {
         let started = Instant::now();
-        let e =
-            registry().invoke("spinner", json!({}), Some(Duration::from_millis(50))).unwrap_err();
+        let e = registry()
+            .invoke("spinner", json!({"id": "timeout"}), Some(Duration::from_millis(50)))
+            .unwrap_err();
         assert_eq!(e.error_type, ErrorType::Timeout);
+        assert!(e.message.contains("0.050 s timeout"), "{e}");
         assert!(started.elapsed() < Duration::from_secs(5));
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !STOPPED.load(Ordering::SeqCst) {
-            assert!(Instant::now() < deadline, "the tool kept running after the timeout");
-            std::thread::sleep(Duration::from_millis(5));
+        wait_stopped("timeout");
+    }
+
+    #[test]
+    fn a_stop_flag_cancels_the_tool() {
+        let r = registry();
+        let stop = Arc::new(AtomicBool::new(false));
+        let setter = stop.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            setter.store(true, Ordering::SeqCst);
+            Instant::now()
+        });
+        let e = r.invoke_with("spinner", json!({"id": "stop"}), None, &stop).unwrap_err();
+        let took = t.join().unwrap().elapsed();
+        assert_eq!(e.error_type, ErrorType::Execution);
+        assert!(e.message.contains("interrupted"), "{e}");
+        assert!(took < Duration::from_secs(1), "noticed the stop flag after {took:?}");
+        wait_stopped("stop");
+        // Already set: the tool does not start; validation still comes first.
+        let e = r.invoke_with("adder", json!({"a": 1}), None, &stop).unwrap_err();
+        assert!(e.message.contains("interrupted"), "{e}");
+        let e = r.invoke_with("adder", json!({}), None, &stop).unwrap_err();
+        assert_eq!(e.error_type, ErrorType::Validation);
+    }
+
+    #[test]
+    fn workers_are_reused() {
+        let r = registry();
+        for i in 0..200 {
+            assert_eq!(r.invoke("adder", json!({"a": i}), None).unwrap()["sum"], json!(i as f64));
+        }
+        let spawned = r.pool.spawned.load(Ordering::Relaxed);
+        assert!(spawned < 20, "{spawned} workers for 200 sequential calls");
+    }
+
+    #[test]
+    fn a_stuck_tool_does_not_starve_the_pool() {
+        let r = registry();
+        for _ in 0..4 {
+            let e = r
+                .invoke("stuck", json!({"ms": 3000}), Some(Duration::from_millis(20)))
+                .unwrap_err();
+            assert_eq!(e.error_type, ErrorType::Timeout);
+        }
+        let started = Instant::now();
+        assert_eq!(r.invoke("adder", json!({"a": 1}), None).unwrap(), json!({"sum": 1.0}));
+        assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
+    }
+
+    #[test]
+    fn concurrent_calls_all_answer() {
+        let r = Arc::new(registry());
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let r = r.clone();
+                std::thread::spawn(move || {
+                    for i in 0..50 {
+                        let got = r.invoke("adder", json!({"a": t, "b": i}), None).unwrap();
+                        assert_eq!(got["sum"], json!((t + i) as f64));
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
         }
     }
 
