@@ -77,6 +77,33 @@ pub(crate) const DOCS: &[Doc] = &[
         "State.list_keys(scope) -> {string, ...}",
         "The keys stored in scope, sorted.",
     ),
+    (
+        "Tool",
+        "Tool",
+        "The built-in tools: list, info, invoke, exists, categories, search. A failed call raises a table {error_type, message, tool}.",
+    ),
+    (
+        "Tool.list",
+        "Tool.list([category]) -> {{name, category, description}, ...}",
+        "The tools in name order, of one category when given.",
+    ),
+    (
+        "Tool.info",
+        "Tool.info(name) -> {name, category, description, parameters, examples}",
+        "Everything about a tool: its JSON Schema parameters and examples. Raises a not_found tool error for an unknown name.",
+    ),
+    (
+        "Tool.invoke",
+        "Tool.invoke(name [, params [, {timeout_ms = n}]]) -> result",
+        "Runs a tool with a table of parameters and returns its result as Lua values. On failure raises a table {error_type, message, tool}; error_type is not_found, validation, execution, timeout or permission. An interrupt cancels the tool.",
+    ),
+    ("Tool.exists", "Tool.exists(name) -> boolean", "Whether a tool of that name exists."),
+    ("Tool.categories", "Tool.categories() -> {string, ...}", "The tool categories, sorted."),
+    (
+        "Tool.search",
+        "Tool.search(query) -> {{name, category, description, score}, ...}",
+        "Tools matching every word of query in their name, category or description, best first.",
+    ),
     // base
     (
         "assert",

@@ -18,6 +18,7 @@
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use mlua::chunk::ChunkMode;
 use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Value, VmState};
@@ -26,7 +27,7 @@ use crate::errors::{self, Interrupted};
 use crate::host::Host;
 use crate::{
     Completeness, Completion, EngineError, Frontend, Inspection, InterruptHandle, Outcome,
-    ScriptError, complete, completeness, globals, inspect, render,
+    ScriptError, complete, completeness, globals, inspect, render, tools,
 };
 
 /// VM instructions between two checks of the interrupt flag.
@@ -129,8 +130,15 @@ impl Engine {
         self.host.state().close()
     }
 
-    /// Replace the Lua state with a fresh one; the frontend, interrupt handle and state store
-    /// stay.
+    /// Give scripts a `Tool` global backed by `registry` (the kernel passes the one its
+    /// `tool_request` path serves). Survives [`reset`](Engine::reset). Without it, every `Tool`
+    /// call raises "Tool is not available".
+    pub fn attach_tools(&mut self, registry: Arc<llmspell_tools::Registry>) {
+        self.host.tools().attach(registry);
+    }
+
+    /// Replace the Lua state with a fresh one; the frontend, interrupt handle, state store and
+    /// tool registry stay.
     pub fn reset(&mut self) -> Result<(), EngineError> {
         let (lua, xpcall) = new_state(&self.host, &self.interrupt)?;
         self.lua = lua;
@@ -225,6 +233,7 @@ impl Engine {
 fn new_state(host: &Host, interrupt: &InterruptHandle) -> Result<(Lua, Function), EngineError> {
     let lua = Lua::new_with(StdLib::ALL_SAFE, LuaOptions::default()).map_err(EngineError::State)?;
     globals::install(&lua, host).map_err(EngineError::Globals)?;
+    tools::install(&lua, host.tools(), interrupt).map_err(EngineError::Globals)?;
     let flag = interrupt.clone();
     lua.set_global_hook(HookTriggers::new().every_nth_instruction(HOOK_INTERVAL), move |_, _| {
         if flag.is_set() { Err(mlua::Error::external(Interrupted)) } else { Ok(VmState::Continue) }

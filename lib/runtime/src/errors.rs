@@ -1,7 +1,9 @@
 //! Turning Lua failures into [`ScriptError`]s.
 //!
-//! `ename` is one of three fixed strings: [`SYNTAX`] (the cell did not compile), [`INTERRUPTED`]
-//! (the client interrupted, also while waiting for input) and [`RUNTIME`] (anything else). The
+//! `ename` is one of four fixed strings: [`SYNTAX`] (the cell did not compile), [`INTERRUPTED`]
+//! (the client interrupted, also while waiting for input), [`TOOL`] (an uncaught tool error
+//! raised by the `Tool` global; evalue is its `tool: error_type: message`) and [`RUNTIME`]
+//! (anything else). The
 //! traceback always starts with the `ename: evalue` line; frames below the user's code (the
 //! engine's own `xpcall` and the host call) are removed.
 
@@ -12,6 +14,7 @@ use crate::{InputError, ScriptError, render};
 pub(crate) const SYNTAX: &str = "SyntaxError";
 pub(crate) const RUNTIME: &str = "RuntimeError";
 pub(crate) const INTERRUPTED: &str = "Interrupted";
+pub(crate) const TOOL: &str = crate::tools::TOOL_ERROR;
 
 /// Raised by the count hook when the interrupt flag is set.
 #[derive(Debug, thiserror::Error)]
@@ -40,7 +43,13 @@ pub(crate) fn message(err: &mlua::Error) -> String {
 /// Lua's own `error(msg)` does. Use only from Rust functions called directly by Lua code.
 pub(crate) fn located(lua: &Lua, msg: impl std::fmt::Display) -> mlua::Error {
     // Level 0 is the running Rust function, level 1 its Lua caller.
-    let place = lua.inspect_stack(1, |d| {
+    located_at(lua, 1, msg)
+}
+
+/// Like [`located`], with the position of the function `level` frames up (2 = the caller of a
+/// Lua wrapper around the running Rust function).
+pub(crate) fn located_at(lua: &Lua, level: usize, msg: impl std::fmt::Display) -> mlua::Error {
+    let place = lua.inspect_stack(level, |d| {
         let line = d.current_line()?;
         let src = d.source().short_src?.into_owned();
         Some(format!("{src}:{line}: "))
@@ -59,8 +68,13 @@ pub(crate) fn runtime(lua: &Lua, value: &Value, traceback: Option<&str>) -> Scri
         Value::Error(e) if is_interrupt(e) => (INTERRUPTED, message(e)),
         Value::Error(e) => (RUNTIME, message(e)),
         Value::String(s) => (RUNTIME, s.to_string_lossy()),
+        v if crate::tools::is_tool_error(v) => (TOOL, render::render(lua, v)),
         other => (RUNTIME, render::render(lua, other)),
     };
+    if ename == TOOL {
+        let tb = traceback.map(without_tool_wrapper);
+        return build(ename, evalue, tb.as_deref());
+    }
     build(ename, evalue, traceback)
 }
 
@@ -72,6 +86,22 @@ pub(crate) fn interrupted(traceback: Option<&str>) -> ScriptError {
 /// Failures of the engine's own plumbing (should not happen; reported rather than panicking).
 pub(crate) fn internal(err: &mlua::Error) -> ScriptError {
     build(RUNTIME, message(err), None)
+}
+
+/// A traceback without the frames of the `Tool` global's Lua wrapper (chunks named `Tool.x`)
+/// and the `error` call it raised with, so it starts at the script's call.
+fn without_tool_wrapper(tb: &str) -> String {
+    let lines: Vec<&str> = tb.lines().collect();
+    let wrapper = |l: &str| l.trim_start().starts_with("Tool.");
+    let mut out = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        let raised_by_wrapper = line.trim() == "[C]: in function 'error'"
+            && lines.get(i + 1).is_some_and(|next| wrapper(next));
+        if !wrapper(line) && !raised_by_wrapper {
+            out.push(*line);
+        }
+    }
+    out.join("\n")
 }
 
 fn build(ename: &str, evalue: String, traceback: Option<&str>) -> ScriptError {

@@ -1,22 +1,24 @@
 //! State shared between the [`Engine`](crate::Engine) and the Rust callbacks installed in Lua.
 //!
-//! Callbacks must be `'static`, so the frontend, the pager buffer and the `State` store slot live
-//! behind `Rc<RefCell<..>>` and survive `Engine::reset`. Borrows are short and never held across
-//! a call back into Lua, so they cannot conflict; a failed borrow still becomes a Lua error rather
-//! than a panic.
+//! Callbacks must be `'static`, so the frontend, the pager buffer, the `State` store slot and the
+//! `Tool` registry slot live behind `Rc<RefCell<..>>` and survive `Engine::reset`. Borrows are
+//! short and never held across a call back into Lua, so they cannot conflict; a failed borrow
+//! still becomes a Lua error rather than a panic.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use crate::state::StateSlot;
+use crate::tools::ToolSlot;
 use crate::{Frontend, InputError, StreamName};
 
-/// Cheap to clone: every clone shares the same frontend, pager and state slot.
+/// Cheap to clone: every clone shares the same frontend, pager, state and tool slots.
 #[derive(Clone)]
 pub(crate) struct Host {
     frontend: Rc<RefCell<Box<dyn Frontend>>>,
     pager: Rc<RefCell<String>>,
     state: StateSlot,
+    tools: ToolSlot,
 }
 
 /// The frontend was already borrowed (only reachable through a re-entrant frontend).
@@ -30,6 +32,7 @@ impl Host {
             frontend: Rc::new(RefCell::new(frontend)),
             pager: Rc::default(),
             state: StateSlot::default(),
+            tools: ToolSlot::default(),
         }
     }
 
@@ -68,6 +71,11 @@ impl Host {
     /// The store behind the `State` global.
     pub(crate) fn state(&self) -> &StateSlot {
         &self.state
+    }
+
+    /// The registry behind the `Tool` global.
+    pub(crate) fn tools(&self) -> &ToolSlot {
+        &self.tools
     }
 
     pub(crate) fn page(&self, text: &str) {

@@ -13,6 +13,9 @@
 //!
 //! Persistence: [`Engine::attach_state`] backs the `State` global with an `llmspell-state` store
 //! (see [`state`](crate::state)); the kernel decides where the file lives.
+//!
+//! Tools: [`Engine::attach_tools`] backs the `Tool` global with an `llmspell_tools::Registry`
+//! (see [`tools`](crate::tools)); the kernel shares the one its `tool_request` path serves.
 
 mod complete;
 mod completeness;
@@ -29,6 +32,7 @@ mod render;
 mod state;
 #[cfg(test)]
 mod testutil;
+mod tools;
 
 pub use engine::Engine;
 
@@ -95,6 +99,10 @@ impl InterruptHandle {
     /// Forget a pending interrupt (the engine does this at the start of every execution).
     pub fn clear(&self) {
         self.0.store(false, Ordering::SeqCst);
+    }
+    /// The flag itself, for waits that poll it (`Tool.invoke`).
+    pub(crate) fn flag(&self) -> &AtomicBool {
+        &self.0
     }
 }
 
