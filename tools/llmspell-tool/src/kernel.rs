@@ -1,0 +1,167 @@
+//! Running the tools in a kernel: one signed `tool_request` on shell, one `tool_reply` back
+//! (ARCHITECTURE §5).
+//!
+//! `--kernel` names a kernel by id (`$LLMSPELL_HOME/kernels/kernel-<id>.json`) or by the path of
+//! a connection file (anything with a `/` or ending in `.json`). Before connecting, a kernel
+//! whose PID file nobody has locked is known dead (exit 69 at once, without waiting); after
+//! sending, every second without a reply the heartbeat is asked, so a kernel that died without
+//! a PID file (or a wrong path) is also found within about a second. A kernel that answers
+//! heartbeats but not the request is given up after the wait the caller allows (exit 69).
+//! A reply whose signature does not verify, or which is not a `tool_reply`, is exit 76.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use llmspell_common::pidfile::{self, Liveness};
+use llmspell_common::{ExitCode, HasExitCode, Home, KernelId};
+use llmspell_wire::{Channel, Client, ConnectionInfo, WireError};
+use serde_json::Value;
+
+use crate::Failure;
+
+/// How long a quiet shell may be before the heartbeat is asked, and how long that may take.
+const HEARTBEAT_AFTER: Duration = Duration::from_secs(1);
+
+/// A kernel named on the command line.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// How messages name it: `kernel ID` or `kernel at PATH`.
+    pub label: String,
+    pub connection_file: PathBuf,
+}
+
+/// Finds the kernel `spec` names; a kernel that is certainly not running is exit 69 here.
+pub fn resolve(spec: &str, home: &Home) -> Result<Target, Failure> {
+    let unavailable = |msg: String| Failure::new(ExitCode::Unavailable, msg);
+    if spec.contains('/') || spec.ends_with(".json") {
+        let path = PathBuf::from(spec);
+        let label = format!("kernel at {spec}");
+        if !path.exists() {
+            return Err(unavailable(format!("no kernel: connection file {spec} does not exist")));
+        }
+        // A connection file the kernel wrote itself has its PID file beside it.
+        if let Some(pid_file) = sibling_pid_file(&path) {
+            refuse_dead(&label, &pid_file)?;
+        }
+        return Ok(Target { label, connection_file: path });
+    }
+    let id = KernelId::new(spec).map_err(|e| Failure::new(ExitCode::Usage, e.to_string()))?;
+    let path = home.connection_file(&id);
+    let label = format!("kernel {id}");
+    if !path.exists() {
+        return Err(unavailable(format!(
+            "no kernel {id}: {} does not exist \
+             (start one with `llmspell-kerneld start --daemon --id {id}`)",
+            path.display()
+        )));
+    }
+    refuse_dead(&label, &home.pid_file(&id))?;
+    Ok(Target { label, connection_file: path })
+}
+
+/// `DIR/kernel-ID.pid` for `DIR/kernel-ID.json`.
+fn sibling_pid_file(connection_file: &Path) -> Option<PathBuf> {
+    let name = connection_file.file_name()?.to_str()?;
+    let id = name.strip_prefix("kernel-")?.strip_suffix(".json")?;
+    Some(connection_file.with_file_name(format!("kernel-{id}.pid")))
+}
+
+/// Exit 69 when the PID file exists and nobody holds its lock: the kernel died.
+fn refuse_dead(label: &str, pid_file: &Path) -> Result<(), Failure> {
+    if let Ok(Liveness::Stale) = pidfile::probe(pid_file) {
+        return Err(Failure::new(
+            ExitCode::Unavailable,
+            format!(
+                "{label} is not running: nobody holds the lock of {} (files left by a kernel that \
+                 died; `llmspell-kerneld stop` removes them)",
+                pid_file.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Sends `request` as a `tool_request` and returns the `tool_reply` content, waiting at most
+/// `wait` for it.
+pub fn ask(target: &Target, request: &Value, wait: Duration) -> Result<Value, Failure> {
+    let label = &target.label;
+    let info = ConnectionInfo::read(&target.connection_file).map_err(|e| {
+        let code = match e.exit_code() {
+            ExitCode::NoInput => ExitCode::Unavailable, // removed since resolve: it just stopped
+            code => code,
+        };
+        Failure::new(code, format!("{label}: {e}"))
+    })?;
+    let wire = |e: WireError| {
+        let what = if e.exit_code() == ExitCode::Protocol { "bad tool_reply" } else { "no answer" };
+        Failure::new(e.exit_code(), format!("{label}: {what}: {e}"))
+    };
+    let mut client = Client::connect(&info).map_err(wire)?;
+    let msg_id = client.request(Channel::Shell, "tool_request", request.clone()).map_err(wire)?;
+    let deadline = Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Failure::new(
+                ExitCode::Unavailable,
+                format!(
+                    "{label} answers heartbeats but sent no tool_reply within {:.1} s \
+                     (busy running a cell?); connection file {}",
+                    wait.as_secs_f64(),
+                    target.connection_file.display()
+                ),
+            ));
+        }
+        match client.recv_reply(Channel::Shell, &msg_id, left.min(HEARTBEAT_AFTER)) {
+            Ok(reply) if reply.msg_type() == "tool_reply" => return Ok(reply.content),
+            Ok(reply) => {
+                return Err(Failure::new(
+                    ExitCode::Protocol,
+                    format!("{label}: expected a tool_reply, got {}", reply.msg_type()),
+                ));
+            }
+            Err(WireError::Timeout(_)) => {
+                if let Err(e) = client.heartbeat(&info, HEARTBEAT_AFTER) {
+                    return Err(Failure::new(
+                        ExitCode::Unavailable,
+                        format!(
+                            "{label} does not answer (no heartbeat: {e}); connection file {}",
+                            target.connection_file.display()
+                        ),
+                    ));
+                }
+            }
+            Err(e) => return Err(wire(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_paths_resolve_and_missing_ones_are_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path());
+        let e = resolve("work", &home).unwrap_err();
+        assert_eq!(e.code, ExitCode::Unavailable);
+        assert!(e.message.contains("no kernel work") && e.message.contains("kernel-work.json"));
+        let e = resolve("./nowhere.json", &home).unwrap_err();
+        assert_eq!(e.code, ExitCode::Unavailable);
+        assert_eq!(resolve("Bad_Id", &home).unwrap_err().code, ExitCode::Usage);
+
+        std::fs::create_dir_all(home.kernels_dir()).unwrap();
+        let id = KernelId::new("work").unwrap();
+        std::fs::write(home.connection_file(&id), "{}").unwrap();
+        assert_eq!(resolve("work", &home).unwrap().label, "kernel work");
+        // A PID file nobody locks: the kernel died (kill -9).
+        std::fs::write(home.pid_file(&id), "4242\n").unwrap();
+        let e = resolve("work", &home).unwrap_err();
+        assert_eq!(e.code, ExitCode::Unavailable);
+        assert!(e.message.contains("not running"), "{e}");
+        let path = home.connection_file(&id);
+        let e = resolve(path.to_str().unwrap(), &home).unwrap_err();
+        assert!(e.message.contains("not running"), "{e}");
+    }
+}
