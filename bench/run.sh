@@ -9,6 +9,9 @@
 # - Runs bench/kernel_bench.py "$@" (see --help), which prints a table and rewrites
 #   docs/benchmarks.md unless --no-write is given. A target that is missed is reported as MISS;
 #   the exit status is non-zero only if the benchmark itself could not run.
+# - Before that, bench/daemon_bench.py (daemon start/stop) and bench/tool_cli.py (llmspell-tool
+#   invoke as a whole process, in-process and --kernel) print their figures and rewrite
+#   docs/benchmarks-daemon.md and docs/benchmarks-cli.md.
 #
 # Usage: bench/run.sh [--runs N] [--startups N] [--kernels llmspell,ipykernel,...] [--no-write]
 set -euo pipefail
@@ -40,6 +43,14 @@ fi
 # Daemon start/stop latency (stdlib only; prints PASS/MISS, never fails); see bench/daemon.sh.
 if [[ -n "${LLMSPELL_KERNELD:-}" ]]; then
     python3 "$repo/bench/daemon_bench.py" --kerneld "$LLMSPELL_KERNELD" || true
+fi
+
+# llmspell-tool whole-process latency (stdlib only; prints PASS/MISS, never fails); see
+# bench/tool_cli.sh.
+if command -v cargo >/dev/null && cargo build --release -p llmspell-tool -p llmspell-kerneld; then
+    python3 "$repo/bench/tool_cli.py" --bin-dir "$repo/target/release" || true
+else
+    echo "bench/run.sh: could not build llmspell-tool; its benchmark is skipped" >&2
 fi
 
 exec "$venv/bin/python" "$repo/bench/kernel_bench.py" "$@"
