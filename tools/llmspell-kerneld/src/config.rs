@@ -1,6 +1,7 @@
 //! config.toml: defaults shared by every llmspell tool; this kernel reads the `[kernel]` table
-//! and ignores the rest (other tools' sections). A bad file is a configuration error (exit 78)
-//! naming the file and the key.
+//! and, for its tools, the `[tools]` table ([`tools_policy`], parsed by
+//! `llmspell_tools::Policy`), and ignores the rest (other tools' sections). A bad file is a
+//! configuration error (exit 78) naming the file and the key.
 
 use std::path::{Path, PathBuf};
 
@@ -41,12 +42,43 @@ struct Section {
     shutdown_grace_secs: Option<u64>,
 }
 
-/// Reads `explicit` (which must exist) or `$LLMSPELL_HOME/config.toml` (if it exists).
-pub fn load(explicit: Option<&Path>, home: &Home) -> Result<KernelConfig, Failure> {
-    let (path, required): (PathBuf, bool) = match explicit {
+/// The file to read: `explicit` (which must exist) or `$LLMSPELL_HOME/config.toml` (if it
+/// exists).
+fn config_path(explicit: Option<&Path>, home: &Home) -> (PathBuf, bool) {
+    match explicit {
         Some(p) => (p.to_owned(), true),
         None => (home.config_file(), false),
+    }
+}
+
+/// The `[tools]` policy (allowed_paths, allowed_executables, timeout_secs) of the same file
+/// [`load`] reads; relative paths in it are relative to `base_dir` (the directory the kernel
+/// was started in). No file or no table means the defaults. Call [`load`] first: it reports a
+/// missing explicit file.
+pub fn tools_policy(
+    explicit: Option<&Path>,
+    home: &Home,
+    base_dir: PathBuf,
+) -> Result<llmspell_tools::Policy, Failure> {
+    let (path, _) = config_path(explicit, home);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(llmspell_tools::Policy::new(base_dir));
+        }
+        Err(e) => {
+            let code = llmspell_common::exit::for_io_error(&e, true);
+            return Err(Failure::new(code, format!("cannot read config {}: {e}", path.display())));
+        }
     };
+    llmspell_tools::Policy::from_config(&text, base_dir).map_err(|e| {
+        Failure::new(ExitCode::Config, format!("config {}: [tools]: {e}", path.display()))
+    })
+}
+
+/// Reads `explicit` (which must exist) or `$LLMSPELL_HOME/config.toml` (if it exists).
+pub fn load(explicit: Option<&Path>, home: &Home) -> Result<KernelConfig, Failure> {
+    let (path, required) = config_path(explicit, home);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
@@ -101,6 +133,27 @@ mod tests {
         assert!(err.message.contains("kernel.log_level") && err.message.contains("c.toml"));
         let err = parse("[kernel]\nlog_levle = \"info\"\n", Path::new("c.toml")).unwrap_err();
         assert!(err.message.contains("log_levle"), "{}", err.message);
+    }
+
+    #[test]
+    fn tools_table_is_read_and_a_bad_one_names_file_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path());
+        let base = dir.path().to_path_buf();
+        assert!(tools_policy(None, &home, base.clone()).is_ok(), "no file: defaults");
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[kernel]\nlog_level = \"info\"\n[tools]\ntimeout_secs = 2\n")
+            .unwrap();
+        let p = tools_policy(Some(&file), &home, base.clone()).unwrap();
+        assert_eq!(p.default_timeout(), std::time::Duration::from_secs(2));
+        std::fs::write(&file, "[tools]\nallowed_pathz = [\"/tmp\"]\n").unwrap();
+        let err = tools_policy(Some(&file), &home, base).unwrap_err();
+        assert_eq!(err.code, ExitCode::Config);
+        assert!(
+            err.message.contains("c.toml") && err.message.contains("allowed_pathz"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@ use crate::config::KernelConfig;
 use crate::core::executor::{Command, Executor};
 use crate::core::frontend::Context;
 use crate::core::stats::Stats;
+use crate::core::tools::{TOOL_THREADS, ToolThread};
 use crate::core::{Interrupter, Lifecycle};
 use crate::daemon::{self, Readiness, Side};
 use crate::history::History;
@@ -34,6 +35,7 @@ use crate::transport::shell::ShellThread;
 use crate::transport::{self, heartbeat};
 use crate::{Failure, config};
 use llmspell_common::{Liveness, PidFile, PidFileError};
+use llmspell_tools::{Policy, Registry};
 use llmspell_wire::Message;
 use serde_json::json;
 use tracing_subscriber::filter::LevelFilter;
@@ -45,9 +47,15 @@ struct Plan {
     owned: bool,
 }
 
-pub fn run(args: StartArgs) -> Result<(), Failure> {
+pub fn run(mut args: StartArgs) -> Result<(), Failure> {
     let home = Home::from_env();
+    // Absolute now: the daemon runs in `/`, and SIGUSR1 reads the file again.
+    args.config = args.config.as_deref().map(absolute).transpose()?;
     let config = config::load(args.config.as_deref(), &home)?;
+    // Tools resolve relative paths against the directory the kernel was started in, which a
+    // daemon leaves for `/` at the fork: capture it first.
+    let base_dir = std::env::current_dir().unwrap_or_else(|_| std::env::temp_dir());
+    let tools = config::tools_policy(args.config.as_deref(), &home, base_dir)?;
     let id = match &args.id {
         Some(id) => KernelId::new(id).map_err(|e| Failure::new(ExitCode::Usage, e.to_string()))?,
         None => KernelId::generate(),
@@ -78,7 +86,7 @@ pub fn run(args: StartArgs) -> Result<(), Failure> {
             Side::Daemon(daemon_side) => readiness = daemon_side,
         }
     }
-    let setup = Setup { args, home, config, id, level_override, plan, log_target };
+    let setup = Setup { args, home, config, tools, id, level_override, plan, log_target };
     setup.serve(&mut readiness).inspect_err(|failure| {
         tracing::error!("{failure}");
         readiness.failed(failure);
@@ -90,6 +98,8 @@ struct Setup {
     args: StartArgs,
     home: Home,
     config: KernelConfig,
+    /// The `[tools]` policy, read before the fork.
+    tools: Policy,
     id: KernelId,
     level_override: Option<LevelFilter>,
     plan: Plan,
@@ -123,6 +133,14 @@ impl Setup {
             connection_file: self.plan.path.clone(),
             ports: info.ports(),
         })?;
+        let registry = Arc::new(Registry::builtin(self.tools));
+        stats.set_tools(&registry);
+        tracing::info!(
+            "{} tools; allowed paths {:?}; executables {:?}",
+            registry.len(),
+            registry.policy().roots(),
+            registry.policy().executables()
+        );
         let threads = spawn_threads(
             bound,
             interrupter.clone(),
@@ -131,6 +149,7 @@ impl Setup {
             history,
             stats,
             self.home.state_db(&self.id),
+            registry,
         )?;
         if self.plan.owned {
             info.write(&self.plan.path).map_err(Failure::from_error)?;
@@ -298,7 +317,9 @@ struct Threads {
     commands: Sender<Command>,
 }
 
-/// Starts heartbeat, publisher, control, shell and executor; returns once the engine is up.
+/// Starts heartbeat, publisher, control, shell, the tool threads and the executor; returns once
+/// the engine is up.
+#[allow(clippy::too_many_arguments)]
 fn spawn_threads(
     bound: transport::Bound,
     interrupter: Interrupter,
@@ -307,6 +328,7 @@ fn spawn_threads(
     history: History,
     stats: Arc<Stats>,
     state: PathBuf,
+    registry: Arc<Registry>,
 ) -> Result<Threads, Failure> {
     let transport::Bound { ctx, shell, control, stdin, iopub, hb, info } = bound;
     let signer = llmspell_wire::Signer::new(&info.key);
@@ -316,6 +338,7 @@ fn spawn_threads(
     let (pub_box, pub_addr) = mailbox::<Publish>(&ctx, "iopub").map_err(zmq_failure)?;
     let (shell_box, shell_addr) = mailbox(&ctx, "shell").map_err(zmq_failure)?;
     let (request_tx, request_rx) = unbounded();
+    let (tool_tx, tool_rx) = unbounded();
     let (input_tx, input_rx) = unbounded();
     let (command_tx, command_rx) = unbounded::<Command>();
 
@@ -339,12 +362,27 @@ fn spawn_threads(
         stdin,
         mailbox: shell_box,
         requests: request_tx,
+        tool_requests: tool_tx,
         input_replies: input_tx,
         signer,
         stats: stats.clone(),
     }
     .spawn()
     .map_err(thread_failure)?;
+
+    for number in 0..TOOL_THREADS {
+        ToolThread {
+            number,
+            requests: tool_rx.clone(),
+            registry: registry.clone(),
+            iopub: pub_addr.outbox().map_err(zmq_failure)?,
+            shell: shell_addr.outbox().map_err(zmq_failure)?,
+            session: session.clone(),
+            stats: stats.clone(),
+        }
+        .spawn()
+        .map_err(thread_failure)?;
+    }
 
     let ctx_for_engine = Context {
         session,
@@ -359,7 +397,7 @@ fn spawn_threads(
     let (ready_tx, ready_rx) = bounded(1);
     std::thread::Builder::new()
         .name("executor".into())
-        .spawn(move || match Executor::new(ctx_for_engine, history, lifecycle, state) {
+        .spawn(move || match Executor::new(ctx_for_engine, history, lifecycle, state, registry) {
             Ok(executor) => {
                 let _ = ready_tx.send(Ok(()));
                 executor.run(request_rx, command_rx);

@@ -9,10 +9,12 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, select};
 use llmspell_runtime::{Completeness, Engine, ScriptError};
+use llmspell_tools::Registry;
 use llmspell_wire::Message;
 use serde_json::{Map, Value, json};
 
@@ -43,18 +45,21 @@ pub struct Executor {
 
 impl Executor {
     /// Creates the engine on the calling thread (it must stay there).
-    /// `state` is the file behind the `State` global (opened on first use).
+    /// `state` is the file behind the `State` global (opened on first use); `tools` the registry
+    /// behind the `Tool` global (the one `tool_request` serves).
     pub fn new(
         ctx: Context,
         history: History,
         lifecycle: Sender<Lifecycle>,
         state: PathBuf,
+        tools: Arc<Registry>,
     ) -> Result<Executor, String> {
         let interrupter = ctx.interrupter.clone();
         let ctx = Rc::new(RefCell::new(ctx));
         let mut engine =
             Engine::new(Box::new(KernelFrontend(ctx.clone()))).map_err(|e| e.to_string())?;
         engine.attach_state(state);
+        engine.attach_tools(tools);
         interrupter.attach(engine.interrupt_handle());
         Ok(Executor {
             engine,

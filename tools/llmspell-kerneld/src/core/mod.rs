@@ -1,13 +1,15 @@
 //! Core: what the kernel does with a message once transport has verified and parsed it.
 //!
 //! [`executor`] runs shell requests in order on the thread that owns the Lua engine (a dispatch
-//! table from `msg_type` to handler, busy/idle around each, every request answered);
+//! table from `msg_type` to handler, busy/idle around each, every request answered); [`tools`]
+//! serves `tool_request`s on their own threads;
 //! [`control`](crate::transport::control) answers control requests on its own thread. Both build
 //! their kernel_info from [`kernel_info`] so the two channels always agree.
 
 pub mod executor;
 pub mod frontend;
 pub mod stats;
+pub mod tools;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};

@@ -2,8 +2,8 @@
 //! `llmspell` (for `llmspell-kerneld status` and the fleet) and in the SIGUSR2 dump.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use serde_json::{Value, json};
@@ -15,6 +15,12 @@ pub struct Stats {
     started_at: String,
     executions: AtomicU64,
     queued: AtomicU64,
+    tool_requests: AtomicU64,
+    tool_errors: AtomicU64,
+    tools_queued: AtomicU64,
+    tools_running: AtomicU64,
+    /// What the tool registry offers, set once at start ([`Stats::set_tools`]).
+    tools: OnceLock<Value>,
     clients: Mutex<HashSet<String>>,
     last_error: Mutex<Option<String>>,
 }
@@ -27,6 +33,11 @@ impl Stats {
             started_at: llmspell_wire::message::now_iso8601(),
             executions: AtomicU64::new(0),
             queued: AtomicU64::new(0),
+            tool_requests: AtomicU64::new(0),
+            tool_errors: AtomicU64::new(0),
+            tools_queued: AtomicU64::new(0),
+            tools_running: AtomicU64::new(0),
+            tools: OnceLock::new(),
             clients: Mutex::new(HashSet::new()),
             last_error: Mutex::new(None),
         }
@@ -49,6 +60,41 @@ impl Stats {
     pub fn dequeued(&self) {
         let _ =
             self.queued.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+
+    /// Records the registry's tool count and policy (served under `tools`).
+    pub fn set_tools(&self, registry: &llmspell_tools::Registry) {
+        let policy = registry.policy();
+        let _ = self.tools.set(json!({
+            "count": registry.len(),
+            "allowed_paths": policy.roots(),
+            "allowed_executables": policy.executables(),
+            "timeout_secs": policy.default_timeout().as_secs_f64(),
+        }));
+    }
+
+    /// A tool_request was queued for the tool threads.
+    pub fn tool_enqueued(&self) {
+        self.tools_queued.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A tool thread took a tool_request from the queue.
+    pub fn tool_started(&self) {
+        let _ = self
+            .tools_queued
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        self.tools_running.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A tool_request was answered (`ok`: its reply's status was ok).
+    pub fn tool_finished(&self, ok: bool) {
+        let _ = self
+            .tools_running
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        self.tool_requests.fetch_add(1, Ordering::Relaxed);
+        if !ok {
+            self.tool_errors.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     pub fn executed(&self) {
@@ -76,6 +122,11 @@ impl Stats {
             "uptime_s": self.started.elapsed().as_secs_f64(),
             "executions": self.executions(),
             "queue_depth": self.queued.load(Ordering::Relaxed),
+            "tool_requests": self.tool_requests.load(Ordering::Relaxed),
+            "tool_errors": self.tool_errors.load(Ordering::Relaxed),
+            "tools_running": self.tools_running.load(Ordering::Relaxed),
+            "tool_queue_depth": self.tools_queued.load(Ordering::Relaxed),
+            "tools": self.tools.get(),
             "clients": clients,
             "rss_bytes": rss_bytes(),
             "last_error": last_error,

@@ -1,7 +1,9 @@
 //! The shell thread owns `shell` and `stdin` (ROUTERs). Requests from shell go, in arrival order,
-//! to the executor; replies and `input_request`s come back through this thread's mailbox, since
-//! only this thread may touch the sockets. `input_reply`s from stdin go to the executor, which
-//! is waiting inside a script's `input()`.
+//! to the executor, except `tool_request`s, which go to the tool threads
+//! ([`core::tools`](crate::core::tools)) so they never wait behind a cell; replies and
+//! `input_request`s come back through this thread's mailbox, since only this thread may touch
+//! the sockets. `input_reply`s from stdin go to the executor, which is waiting inside a
+//! script's `input()`.
 
 use std::thread::JoinHandle;
 
@@ -38,6 +40,8 @@ pub struct ShellThread {
     pub stdin: zmq::Socket,
     pub mailbox: Mailbox<ShellOut>,
     pub requests: Sender<Request>,
+    /// The tool threads' queue.
+    pub tool_requests: Sender<Request>,
     pub input_replies: Sender<Message>,
     pub signer: Signer,
     pub stats: Arc<Stats>,
@@ -68,8 +72,15 @@ impl ShellThread {
                 while let Some(msg) = receive(&self.shell, &self.signer, Channel::Shell) {
                     tracing::debug!("shell: {} {}", msg.msg_type(), msg.header.msg_id);
                     self.stats.saw_client(&msg.header.session);
-                    self.stats.enqueued();
-                    if self.requests.send(Request { msg, received: Instant::now() }).is_err() {
+                    let request = Request { msg, received: Instant::now() };
+                    let queue = if request.msg.msg_type() == "tool_request" {
+                        self.stats.tool_enqueued();
+                        &self.tool_requests
+                    } else {
+                        self.stats.enqueued();
+                        &self.requests
+                    };
+                    if queue.send(request).is_err() {
                         return;
                     }
                 }
