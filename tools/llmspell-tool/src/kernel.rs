@@ -105,8 +105,8 @@ pub fn ask(target: &Target, request: &Value, wait: Duration) -> Result<Value, Fa
             return Err(Failure::new(
                 ExitCode::Unavailable,
                 format!(
-                    "{label} answers heartbeats but sent no tool_reply within {:.1} s \
-                     (busy running a cell?); connection file {}",
+                    "{label} answers heartbeats but sent no tool_reply within {:.1} s; \
+                     connection file {}",
                     wait.as_secs_f64(),
                     target.connection_file.display()
                 ),
