@@ -442,6 +442,7 @@ mod tests {
                         {"name": "hang1", "url": slow.url("/a")},
                         {"name": "hang2", "url": slow.url("/b")},
                         {"name": "hang3", "url": slow.url("/c")},
+                        {"name": "hang4", "url": slow.url("/d")},
                         {"name": "tcp", "host": "127.0.0.1", "port": port},
                         {"name": "closed", "type": "tcp", "host": "127.0.0.1",
                          "port": closed_port()}
@@ -450,9 +451,9 @@ mod tests {
                 None,
             )
             .unwrap();
-        // Three hanging checks of 1.5 s each, run one after another, would take 4.5 s.
-        assert!(started.elapsed() < Duration::from_millis(4000), "{:?}", started.elapsed());
-        assert_eq!(out["total"], 6);
+        // Four hanging checks of 1.5 s each, run one after another, would take 6 s.
+        assert!(started.elapsed() < Duration::from_millis(5000), "{:?}", started.elapsed());
+        assert_eq!(out["total"], 7);
         assert_eq!(out["healthy"], 2);
         assert_eq!(out["all_healthy"], false);
         let names: Vec<&str> = out["results"]
@@ -461,9 +462,9 @@ mod tests {
             .iter()
             .map(|r| r["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["web", "hang1", "hang2", "hang3", "tcp", "closed"]);
+        assert_eq!(names, ["web", "hang1", "hang2", "hang3", "hang4", "tcp", "closed"]);
         assert_eq!(out["results"][1]["timed_out"], true, "{out}");
-        assert!(slow.wait_hung_up(3, Duration::from_secs(10)), "hanging checks were not closed");
+        assert!(slow.wait_hung_up(4, Duration::from_secs(10)), "hanging checks were not closed");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! webhook_caller: POST a JSON payload, optionally signed with HMAC-SHA256, retrying with
-//! exponential backoff on 5xx, 429 and connection failures.
+//! exponential backoff on 5xx, 429, connection failures and attempt timeouts.
 
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,8 @@ pub(super) fn tool() -> ToolDef {
         category: "network",
         description: "Calls a webhook: POSTs a JSON payload to an http(s) URL with optional \
                       headers and an HMAC-SHA256 signature header, retrying with exponential \
-                      backoff on 5xx, 429 and connection errors; returns status, attempts, body.",
+                      backoff on 5xx, 429, connection errors and timeouts; returns status, \
+                      attempts and body.",
         schema: json!({
             "type": "object",
             "properties": {
@@ -168,12 +169,12 @@ fn run(p: &Params, cx: &Context) -> Result<Value, ToolError> {
                 }
                 errors.push(format!("attempt {attempt}: HTTP {}", fetched.status));
             }
-            Err(failure) if failure.transient && !last => {
+            Err(failure) if !last && retryable(&failure, cx) => {
                 errors.push(format!("attempt {attempt}: {}", failure.error.message));
             }
             Err(failure) => {
                 let mut error = failure.error;
-                if error.error_type == ErrorType::Execution && attempt > 1 {
+                if !cx.is_cancelled() && attempt > 1 {
                     error.message = format!("{} (after {attempt} attempts)", error.message);
                 }
                 return Err(error);
@@ -182,6 +183,12 @@ fn run(p: &Params, cx: &Context) -> Result<Value, ToolError> {
         sleep_checked(backoff, cx)?;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// Connection failures, and attempts that ran out of their own timeout_ms while the invoke
+/// still has time, are worth another try.
+fn retryable(failure: &client::Failure, cx: &Context) -> bool {
+    failure.transient || (failure.error.error_type == ErrorType::Timeout && !cx.is_cancelled())
 }
 
 /// Sleeps in short slices so a cancelled invoke stops waiting at once.
@@ -379,13 +386,31 @@ mod tests {
         let e = r
             .invoke(
                 "webhook_caller",
-                json!({"url": server.url("/"), "payload": 1, "timeout_ms": 200}),
+                json!({
+                    "url": server.url("/"), "payload": 1, "timeout_ms": 200,
+                    "max_retries": 1, "backoff_ms": 0
+                }),
                 None,
             )
             .unwrap_err();
         assert_eq!(e.error_type, ErrorType::Timeout, "{e}");
-        assert!(server.wait_hung_up(1, Duration::from_secs(10)));
-        assert_eq!(server.accepted.load(Ordering::SeqCst), 1, "a timeout is not retried");
+        assert!(e.message.contains("after 2 attempts"), "{e}");
+        assert!(server.wait_hung_up(2, Duration::from_secs(10)), "attempts were not closed");
+        assert_eq!(server.accepted.load(Ordering::SeqCst), 2, "an attempt timeout is retried");
+
+        // The invoke's own deadline is final: no retry after it.
+        let silent = serve(|_, _| Reply::Hang);
+        let e = r
+            .invoke(
+                "webhook_caller",
+                json!({"url": silent.url("/"), "payload": 1, "backoff_ms": 0}),
+                Some(Duration::from_millis(400)),
+            )
+            .unwrap_err();
+        assert_eq!(e.error_type, ErrorType::Timeout, "{e}");
+        assert!(silent.wait_hung_up(1, Duration::from_secs(10)));
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(silent.accepted.load(Ordering::SeqCst), 1, "retried after the deadline");
 
         // A long backoff cannot outlive the invoke: the retry never happens.
         let down = serve(|_, _| Reply::text(503, "text/plain", "down"));
