@@ -1,0 +1,7 @@
+//! TODO
+
+use crate::spec::ToolDef;
+
+pub(super) fn tool() -> ToolDef {
+    todo!()
+}
