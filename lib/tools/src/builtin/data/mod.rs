@@ -21,7 +21,7 @@ pub(crate) fn tools() -> Vec<ToolDef> {
         template::tool(),
         json::tool(),
         validation::tool(),
-        //TMP diff::tool(),
+        diff::tool(),
         //TMP csv_analyzer::tool(),
         //TMP date_time::tool(),
         //TMP graph::tool(),
@@ -138,10 +138,29 @@ pub(crate) mod test_util {
         }
     }
 
+    /// Runs `name` synchronously on this thread with a `timeout` deadline and returns its
+    /// outcome and how long it took: a tool that stops at its deadline returns soon after it.
+    pub(crate) fn run_with_deadline(
+        r: &Registry,
+        name: &str,
+        params: Value,
+        timeout: Duration,
+    ) -> (Result<Value, ToolError>, Duration) {
+        let def = r.info(name).expect("tool exists");
+        let p = r.validate(name, params).expect("valid params");
+        let cx = Context::new(Arc::new(r.policy().clone()), timeout);
+        let started = std::time::Instant::now();
+        let outcome = (def.run)(&p, &cx);
+        (outcome, started.elapsed())
+    }
+
     /// Asserts `outcome` failed with `kind` and a message containing every one of `words`.
     pub(crate) fn assert_err(outcome: Result<Value, ToolError>, kind: ErrorType, words: &[&str]) {
         let e = match outcome {
-            Ok(v) => panic!("expected a {kind} error, got {v}"),
+            Ok(v) => {
+                let text: String = v.to_string().chars().take(500).collect();
+                panic!("expected a {kind} error, got {text}")
+            }
             Err(e) => e,
         };
         assert_eq!(e.error_type, kind, "{e}");
