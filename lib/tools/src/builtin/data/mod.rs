@@ -22,7 +22,7 @@ pub(crate) fn tools() -> Vec<ToolDef> {
         json::tool(),
         validation::tool(),
         diff::tool(),
-        //TMP csv_analyzer::tool(),
+        csv_analyzer::tool(),
         //TMP date_time::tool(),
         //TMP graph::tool(),
     ]
