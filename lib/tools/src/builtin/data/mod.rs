@@ -23,7 +23,7 @@ pub(crate) fn tools() -> Vec<ToolDef> {
         validation::tool(),
         diff::tool(),
         csv_analyzer::tool(),
-        //TMP date_time::tool(),
+        date_time::tool(),
         //TMP graph::tool(),
     ]
 }
