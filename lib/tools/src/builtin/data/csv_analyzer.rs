@@ -381,7 +381,11 @@ fn stats<R: std::io::Read>(p: &Params, t: &mut Table<'_, R>) -> Result<Value, To
             *s.counts.entry(cell.to_owned()).or_insert(0) += 1;
             match number(cell) {
                 Some(v) => {
-                    if v.is_i64() { s.ints += 1 } else { s.floats += 1 }
+                    if v.is_i64() {
+                        s.ints += 1
+                    } else {
+                        s.floats += 1
+                    }
                     let f = v.as_f64().unwrap_or(0.0);
                     s.sum += f;
                     s.min = Some(s.min.map_or(f, |m| m.min(f)));
@@ -424,11 +428,7 @@ fn column_json(name: &str, s: ColumnStats, top: usize) -> Value {
     });
     if kind == "integer" || kind == "number" {
         let as_num = |f: f64| {
-            if kind == "integer" && f.abs() < 9.0e15 {
-                json!(f as i64)
-            } else {
-                json!(f)
-            }
+            if kind == "integer" && f.abs() < 9.0e15 { json!(f as i64) } else { json!(f) }
         };
         out["min"] = s.min.map_or(Value::Null, as_num);
         out["max"] = s.max.map_or(Value::Null, as_num);
@@ -524,8 +524,11 @@ mod tests {
                 None,
             )
             .unwrap();
-        assert_eq!(out["rows"], json!([{"name": "ada", "age": 36, "score": 9.5, "active": "true",
-                                        "zip": "0123"}]));
+        assert_eq!(
+            out["rows"],
+            json!([{"name": "ada", "age": 36, "score": 9.5, "active": "true",
+                                        "zip": "0123"}])
+        );
         assert_eq!(out["matched"], 3);
         assert_eq!(out["truncated"], true);
         let e = r.invoke(
@@ -534,7 +537,11 @@ mod tests {
             None,
         );
         assert_err(e, ErrorType::Validation, &["no column \"height\"", "name, age"]);
-        let e = r.invoke("csv_analyzer", json!({"operation": "filter", "csv": PEOPLE, "value": 1}), None);
+        let e = r.invoke(
+            "csv_analyzer",
+            json!({"operation": "filter", "csv": PEOPLE, "value": 1}),
+            None,
+        );
         assert_err(e, ErrorType::Validation, &["column"]);
         let e = r.invoke(
             "csv_analyzer",
@@ -556,11 +563,18 @@ mod tests {
         let out = r.invoke("csv_analyzer", json!({"operation": "to_json", "csv": PEOPLE}), None);
         let out = out.unwrap();
         assert_eq!(out["row_count"], 4);
-        assert_eq!(out["rows"][1], json!({"name": "bob", "age": null, "score": 7,
-                                          "active": "false", "zip": 4567}));
+        assert_eq!(
+            out["rows"][1],
+            json!({"name": "bob", "age": null, "score": 7,
+                                          "active": "false", "zip": 4567})
+        );
         assert_eq!(out["rows"][3]["name"], "d, jr");
         let out = r
-            .invoke("csv_analyzer", json!({"operation": "to_json", "csv": PEOPLE, "max_rows": 2}), None)
+            .invoke(
+                "csv_analyzer",
+                json!({"operation": "to_json", "csv": PEOPLE, "max_rows": 2}),
+                None,
+            )
             .unwrap();
         assert_eq!(out["rows"].as_array().unwrap().len(), 2);
         assert_eq!(out["truncated"], true);
@@ -588,8 +602,11 @@ mod tests {
             )
             .unwrap();
         assert_eq!(out["columns"], json!(["column_1", "column_2"]));
-        assert_eq!(out["rows"], json!([{"column_1": 1, "column_2": "x"},
-                                       {"column_1": 2, "column_2": "y"}]));
+        assert_eq!(
+            out["rows"],
+            json!([{"column_1": 1, "column_2": "x"},
+                                       {"column_1": 2, "column_2": "y"}])
+        );
         let out = r
             .invoke("csv_analyzer", json!({"operation": "head", "csv": "a,a,\n1,2,3\n"}), None)
             .unwrap();
@@ -605,11 +622,8 @@ mod tests {
         let (_d, r) = temp_registry();
         let e = r.invoke("csv_analyzer", json!({"csv": "a,b\n1,2\n3,4\n5\n"}), None);
         assert_err(e, ErrorType::Validation, &["line 4", "1 fields", "have 2"]);
-        let e = r.invoke(
-            "csv_analyzer",
-            json!({"operation": "to_json", "csv": "a,b\n1,2,3\n"}),
-            None,
-        );
+        let e =
+            r.invoke("csv_analyzer", json!({"operation": "to_json", "csv": "a,b\n1,2,3\n"}), None);
         assert_err(e, ErrorType::Validation, &["line 2", "3 fields"]);
     }
 

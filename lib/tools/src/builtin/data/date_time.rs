@@ -201,10 +201,10 @@ fn parse_zone(param: &str, text: &str) -> Result<Zone, ToolError> {
     if t.eq_ignore_ascii_case("utc") || t.eq_ignore_ascii_case("z") || t == "GMT" {
         return Ok(Zone::Named(Tz::UTC));
     }
-    if t.starts_with(['+', '-']) {
-        if let Some(off) = parse_offset(t) {
-            return Ok(Zone::Fixed(off));
-        }
+    if t.starts_with(['+', '-'])
+        && let Some(off) = parse_offset(t)
+    {
+        return Ok(Zone::Fixed(off));
     }
     if let Ok(tz) = t.parse::<Tz>() {
         return Ok(Zone::Named(tz));
@@ -635,7 +635,8 @@ mod tests {
         // Naive times are in `timezone`, and results are shown in it.
         let out = call(
             &r,
-            json!({"operation": "parse", "datetime": "2024-07-01 12:00", "timezone": "Europe/Paris"}),
+            json!({"operation": "parse", "datetime": "2024-07-01 12:00",
+                   "timezone": "Europe/Paris"}),
         );
         assert_eq!(out["datetime"]["iso"], "2024-07-01T12:00:00+02:00");
         let out = call(
@@ -646,8 +647,8 @@ mod tests {
         assert_eq!(out["datetime"]["unix_ms"], 1709292600123i64);
         let out = call(
             &r,
-            json!({"operation": "parse", "datetime": "03.01.24 7:05pm", "input_format": "%m.%d.%y %I:%M%P",
-                   "format": "%Y-%m-%dT%H"}),
+            json!({"operation": "parse", "datetime": "03.01.24 7:05pm",
+                   "input_format": "%m.%d.%y %I:%M%P", "format": "%Y-%m-%dT%H"}),
         );
         assert_eq!(out["formatted"], "2024-03-01T19");
         let out = call(
@@ -660,7 +661,8 @@ mod tests {
     #[test]
     fn unparseable_input_and_unknown_zones_are_validation() {
         let (_d, r) = temp_registry();
-        let e = r.invoke("date_time_handler", json!({"operation": "parse", "datetime": "soon"}), None);
+        let e =
+            r.invoke("date_time_handler", json!({"operation": "parse", "datetime": "soon"}), None);
         assert_err(e, ErrorType::Validation, &["\"datetime\"", "\"soon\""]);
         let e = r.invoke(
             "date_time_handler",
@@ -671,7 +673,8 @@ mod tests {
         // An hour without minutes is not enough; the hour is not silently dropped.
         let e = r.invoke(
             "date_time_handler",
-            json!({"operation": "parse", "datetime": "2024-03-01 7pm", "input_format": "%Y-%m-%d %I%P"}),
+            json!({"operation": "parse", "datetime": "2024-03-01 7pm",
+                   "input_format": "%Y-%m-%d %I%P"}),
             None,
         );
         assert_err(e, ErrorType::Validation, &["does not match input_format", "not enough"]);
@@ -683,25 +686,25 @@ mod tests {
             None,
         );
         assert_err(e, ErrorType::Validation, &["to_timezone", "+25:00"]);
-        let e = r.invoke(
-            "date_time_handler",
-            json!({"operation": "format", "format": "%Q %Y"}),
-            None,
-        );
+        let e =
+            r.invoke("date_time_handler", json!({"operation": "format", "format": "%Q %Y"}), None);
         assert_err(e, ErrorType::Validation, &["format", "strftime"]);
         let e = r.invoke("date_time_handler", json!({"operation": "format"}), None);
         assert_err(e, ErrorType::Validation, &["format"]);
-        let e = r.invoke("date_time_handler", json!({"operation": "parse", "datetime": 1e300}), None);
+        let e =
+            r.invoke("date_time_handler", json!({"operation": "parse", "datetime": 1e300}), None);
         assert_err(e, ErrorType::Validation, &["out of range"]);
         let e = r.invoke(
             "date_time_handler",
-            json!({"operation": "parse", "datetime": "2024-03-31 02:30", "timezone": "Europe/Paris"}),
+            json!({"operation": "parse", "datetime": "2024-03-31 02:30",
+                   "timezone": "Europe/Paris"}),
             None,
         );
         assert_err(e, ErrorType::Validation, &["does not exist in Europe/Paris"]);
         let e = r.invoke("date_time_handler", json!({"operation": "parse"}), None);
         assert_err(e, ErrorType::Validation, &["datetime"]);
-        let e = r.invoke("date_time_handler", json!({"operation": "parse", "datetime": true}), None);
+        let e =
+            r.invoke("date_time_handler", json!({"operation": "parse", "datetime": true}), None);
         assert_err(e, ErrorType::Validation, &["/datetime", "type"]);
     }
 
@@ -752,10 +755,7 @@ mod tests {
                    "timezone": "Europe/Paris"}),
         );
         assert_eq!(out["hours"], 23.0);
-        let out = call(
-            &r,
-            json!({"operation": "difference", "datetime": 0, "end": 0}),
-        );
+        let out = call(&r, json!({"operation": "difference", "datetime": 0, "end": 0}));
         assert_eq!(out["direction"], "same");
         assert_eq!(out["humanized"], "0 seconds");
         let e = r.invoke(
@@ -783,11 +783,18 @@ mod tests {
             )["datetime"]["iso"]
                 .clone()
         };
-        assert_eq!(add("2024-01-31T10:00:00Z", json!({"months": 1}), "UTC"), "2024-02-29T10:00:00+00:00");
+        assert_eq!(
+            add("2024-01-31T10:00:00Z", json!({"months": 1}), "UTC"),
+            "2024-02-29T10:00:00+00:00"
+        );
         assert_eq!(add("2024-02-29", json!({"years": -1}), "UTC"), "2023-02-28T00:00:00+00:00");
         assert_eq!(
-            add("2024-01-01", json!({"weeks": 1, "days": -2, "hours": 25, "minutes": -1,
-                                     "seconds": 30, "milliseconds": 500}), "UTC"),
+            add(
+                "2024-01-01",
+                json!({"weeks": 1, "days": -2, "hours": 25, "minutes": -1,
+                                     "seconds": 30, "milliseconds": 500}),
+                "UTC"
+            ),
             "2024-01-07T00:59:30.500+00:00"
         );
         // A calendar day across the DST change keeps the wall-clock time; 24 hours do not.

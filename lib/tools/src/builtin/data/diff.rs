@@ -131,16 +131,16 @@ fn side(p: &Params, cx: &Context, key: &str) -> Result<Side, ToolError> {
     // `null` is a JSON value to compare, so presence is by key.
     let inline = p.as_map().get(key);
     match (inline, p.opt_str(&path_key)?) {
-        (Some(_), Some(_)) => Err(ToolError::validation(format!(
-            "give either \"{key}\" or \"{path_key}\", not both"
-        ))),
+        (Some(_), Some(_)) => {
+            Err(ToolError::validation(format!("give either \"{key}\" or \"{path_key}\", not both")))
+        }
         (Some(v), None) => Ok(Side::Inline(v.clone())),
         (None, Some(path)) => {
             Ok(Side::File(path.to_owned(), read_text_file(cx, &path_key, path, MAX_DIFF_FILE)?))
         }
-        (None, None) => {
-            Err(ToolError::validation(format!("the parameter \"{key}\" or \"{path_key}\" is needed")))
-        }
+        (None, None) => Err(ToolError::validation(format!(
+            "the parameter \"{key}\" or \"{path_key}\" is needed"
+        ))),
     }
 }
 
@@ -188,10 +188,7 @@ fn text_diff(p: &Params, cx: &Context) -> Result<Value, ToolError> {
     let text = if identical {
         String::new()
     } else {
-        diff.unified_diff()
-            .context_radius(context_lines)
-            .header(&old_label, &new_label)
-            .to_string()
+        diff.unified_diff().context_radius(context_lines).header(&old_label, &new_label).to_string()
     };
     cx.check()?;
     Ok(json!({
@@ -302,7 +299,9 @@ impl JsonDiff<'_> {
         }
         for (k, old) in a {
             if !b.contains_key(k) {
-                self.push(json!({"op": "remove", "path": format!("{path}/{}", escape(k)), "old": old}));
+                self.push(
+                    json!({"op": "remove", "path": format!("{path}/{}", escape(k)), "old": old}),
+                );
             }
         }
         Ok(())
@@ -351,19 +350,23 @@ mod tests {
         assert_eq!(out["identical"], false);
         assert_eq!(out["hunks"], 2);
         let text = out["diff"].as_str().unwrap();
-        assert!(text.starts_with("--- old\n+++ new\n@@ -1,5 +1,5 @@\n one\n-two\n+TWO\n"), "{text}");
+        assert!(
+            text.starts_with("--- old\n+++ new\n@@ -1,5 +1,5 @@\n one\n-two\n+TWO\n"),
+            "{text}"
+        );
         assert!(text.ends_with(" ten\n+eleven\n"), "{text}");
         let out = r
             .invoke("diff_calculator", json!({"old": old, "new": new, "context_lines": 0}), None)
             .unwrap();
-        assert_eq!(out["diff"], "--- old\n+++ new\n@@ -2 +2 @@\n-two\n+TWO\n@@ -10,0 +11 @@\n+eleven\n");
+        assert_eq!(
+            out["diff"],
+            "--- old\n+++ new\n@@ -2 +2 @@\n-two\n+TWO\n@@ -10,0 +11 @@\n+eleven\n"
+        );
         let out = r
             .invoke("diff_calculator", json!({"old": old, "new": new, "context_lines": 20}), None)
             .unwrap();
         assert_eq!(out["hunks"], 1);
-        let out = r
-            .invoke("diff_calculator", json!({"old": "a\n", "new": "a\n"}), None)
-            .unwrap();
+        let out = r.invoke("diff_calculator", json!({"old": "a\n", "new": "a\n"}), None).unwrap();
         assert_eq!(out["identical"], true);
         assert_eq!(out["diff"], "");
         assert_eq!(out["similarity"], 1.0);
@@ -394,7 +397,8 @@ mod tests {
                 .unwrap();
             assert_eq!(out["changes"], json!({"insertions": 1, "deletions": 1}), "{algorithm}");
         }
-        let e = r.invoke("diff_calculator", json!({"old": "a", "new": "b", "algorithm": "x"}), None);
+        let e =
+            r.invoke("diff_calculator", json!({"old": "a", "new": "b", "algorithm": "x"}), None);
         assert_err(e, ErrorType::Validation, &["/algorithm", "enum"]);
     }
 
@@ -434,7 +438,8 @@ mod tests {
         assert_err(e, ErrorType::Validation, &["not both"]);
         let e = r.invoke("diff_calculator", json!({"old": ["a"], "new": "a"}), None);
         assert_err(e, ErrorType::Validation, &["\"old\" must be a string", "an array"]);
-        let e = r.invoke("diff_calculator", json!({"old": "a", "new": "b", "context_lines": -1}), None);
+        let e =
+            r.invoke("diff_calculator", json!({"old": "a", "new": "b", "context_lines": -1}), None);
         assert_err(e, ErrorType::Validation, &["/context_lines", "minimum"]);
     }
 
@@ -462,7 +467,11 @@ mod tests {
             .unwrap();
         assert_eq!(out["changes"], json!([{"op": "replace", "path": "", "old": null, "new": [1]}]));
         let out = r
-            .invoke("diff_calculator", json!({"operation": "json", "old": {"k~": 1}, "new": {"k~": 1}}), None)
+            .invoke(
+                "diff_calculator",
+                json!({"operation": "json", "old": {"k~": 1}, "new": {"k~": 1}}),
+                None,
+            )
             .unwrap();
         assert_eq!(out, json!({"changes": [], "identical": true, "count": 0, "truncated": false}));
         let out = r

@@ -109,7 +109,11 @@ pub(super) fn tool() -> ToolDef {
             ),
             Example::new(
                 "read a value by JSON pointer",
-                json!({"operation": "get", "text": "{\"a\": {\"b\": [10, 20]}}", "pointer": "/a/b/1"}),
+                json!({
+                    "operation": "get",
+                    "text": "{\"a\": {\"b\": [10, 20]}}",
+                    "pointer": "/a/b/1"
+                }),
                 json!({"value": 20}),
             ),
             Example::new(
@@ -323,7 +327,7 @@ impl Run<'_> {
     fn tick(&self) -> Result<(), Exn<'static, Val>> {
         let n = self.steps.get() + 1;
         self.steps.set(n);
-        if n > self.max_steps || (n % 1024 == 0 && self.cx.is_cancelled()) {
+        if n > self.max_steps || (n.is_multiple_of(1024) && self.cx.is_cancelled()) {
             return Err(Exn::from(JqError::new(Val::from(STOP_MARK.to_owned()))));
         }
         Ok(())
@@ -420,9 +424,8 @@ fn query(p: &Params, cx: &Context, input: Value) -> Result<Value, ToolError> {
         .compile(modules)
         .map_err(|errs| compile_error(code, errs))?;
 
-    let to_val = |v: &Value| {
-        Val::deserialize(v).map_err(|e| ToolError::validation(format!("input: {e}")))
-    };
+    let to_val =
+        |v: &Value| Val::deserialize(v).map_err(|e| ToolError::validation(format!("input: {e}")));
     let input = to_val(&input)?;
     let vars = variables.values().map(to_val).collect::<Result<Vec<_>, _>>()?;
     let steps = Cell::new(0);
@@ -449,7 +452,8 @@ fn query(p: &Params, cx: &Context, input: Value) -> Result<Value, ToolError> {
 fn runtime_error(exn: Exn<'_, Val>, cx: &Context, max_steps: u64, steps: u64) -> ToolError {
     match exn.get_err() {
         Ok(e) => {
-            let is_stop = matches!(e.clone().into_val(), Val::TStr(ref s) if s[..] == *STOP_MARK.as_bytes());
+            let is_stop =
+                matches!(e.clone().into_val(), Val::TStr(ref s) if s[..] == *STOP_MARK.as_bytes());
             if is_stop {
                 if cx.is_cancelled() {
                     return cx.timed_out();
@@ -522,10 +526,7 @@ fn load_error(code: &str, errs: jaq_core::load::Errors<&str, ()>) -> ToolError {
     ToolError::validation(format!("parameter \"query\" does not parse: {}", problems.join("; ")))
 }
 
-fn compile_error(
-    code: &str,
-    errs: jaq_core::compile::Errors<&str, ()>,
-) -> ToolError {
+fn compile_error(code: &str, errs: jaq_core::compile::Errors<&str, ()>) -> ToolError {
     let mut problems = Vec::new();
     for (_file, items) in errs {
         for (name, undefined) in items {
@@ -624,9 +625,15 @@ mod tests {
         assert_eq!(out["results"], json!([[0, 1, 2]]));
         let out = r.invoke("json_processor", json!({"query": "[limit(3; repeat(1))]"}), None);
         assert_eq!(out.unwrap()["results"], json!([[1, 1, 1]]));
-        let out = r.invoke("json_processor", json!({"query": "[.[] | tostring]", "text": "[1, 1.5, \"x\"]"}), None);
+        let out = r.invoke(
+            "json_processor",
+            json!({"query": "[.[] | tostring]", "text": "[1, 1.5, \"x\"]"}),
+            None,
+        );
         assert_eq!(out.unwrap()["results"], json!([["1", "1.5", "x"]]));
-        let out = r.invoke("json_processor", json!({"query": "[0 | until(. > 4; . + 2)], [1 | while(. < 9; . * 3)], [2 | recurse(if . < 4 then . + 1 else empty end)]"}), None);
+        let query = "[0 | until(. > 4; . + 2)], [1 | while(. < 9; . * 3)], \
+                     [2 | recurse(if . < 4 then . + 1 else empty end)]";
+        let out = r.invoke("json_processor", json!({ "query": query }), None);
         assert_eq!(out.unwrap()["results"], json!([[6], [1, 3], [2, 3, 4]]));
     }
 
@@ -636,16 +643,13 @@ mod tests {
         let out = r
             .invoke(
                 "json_processor",
-                json!({"query": "[$a, $b, $c.x]", "variables": {"a": 1, "b": "two", "c": {"x": [3]}}}),
+                json!({"query": "[$a, $b, $c.x]",
+                       "variables": {"a": 1, "b": "two", "c": {"x": [3]}}}),
                 None,
             )
             .unwrap();
         assert_eq!(out["results"], json!([[1, "two", [3]]]));
-        let e = r.invoke(
-            "json_processor",
-            json!({"query": "$a", "variables": {"a-b": 1}}),
-            None,
-        );
+        let e = r.invoke("json_processor", json!({"query": "$a", "variables": {"a-b": 1}}), None);
         assert_err(e, ErrorType::Validation, &["variables", "a-b"]);
         let e = r.invoke("json_processor", json!({"query": "$nope"}), None);
         assert_err(e, ErrorType::Validation, &["undefined variable", "$nope", "line 1 column 1"]);
@@ -669,7 +673,11 @@ mod tests {
     fn compile_and_parse_errors_are_validation_naming_the_problem() {
         let (_d, r) = temp_registry();
         let e = r.invoke("json_processor", json!({"query": ".a |\n  frobnicate(1)"}), None);
-        assert_err(e, ErrorType::Validation, &["undefined filter", "frobnicate", "line 2 column 3"]);
+        assert_err(
+            e,
+            ErrorType::Validation,
+            &["undefined filter", "frobnicate", "line 2 column 3"],
+        );
         let e = r.invoke("json_processor", json!({"query": ".a | "}), None);
         assert_err(e, ErrorType::Validation, &["does not parse", "end of the query"]);
         let e = r.invoke("json_processor", json!({"query": "[1, 2"}), None);
@@ -696,11 +704,8 @@ mod tests {
             .invoke("json_processor", json!({"query": "try error(\"x\") catch \"caught\""}), None)
             .unwrap();
         assert_eq!(out["results"], json!(["caught"]));
-        let e = r.invoke(
-            "json_processor",
-            json!({"query": "reduce range(600) as $i (0; [.])"}),
-            None,
-        );
+        let e =
+            r.invoke("json_processor", json!({"query": "reduce range(600) as $i (0; [.])"}), None);
         assert_err(e, ErrorType::Execution, &["nested more than 512"]);
     }
 
@@ -708,9 +713,14 @@ mod tests {
     fn runaway_generators_hit_max_steps() {
         let (_d, r) = temp_registry();
         let started = Instant::now();
-        for query in ["[range(1e9)] | length", "last(repeat(1))", "0 | until(. < 0; . + 1)",
-                      "[0 | while(true; .)] | length", "last(range(0; 10; 0))",
-                      "last(1 | recurse(. + 1))"] {
+        for query in [
+            "[range(1e9)] | length",
+            "last(repeat(1))",
+            "0 | until(. < 0; . + 1)",
+            "[0 | while(true; .)] | length",
+            "last(range(0; 10; 0))",
+            "last(1 | recurse(. + 1))",
+        ] {
             let e = r.invoke("json_processor", json!({"query": query, "max_steps": 10000}), None);
             assert_err(e, ErrorType::Execution, &["max_steps (10000)"]);
         }
@@ -737,7 +747,11 @@ mod tests {
     fn validate_pretty_and_minify() {
         let (_d, r) = temp_registry();
         let out = r
-            .invoke("json_processor", json!({"operation": "validate", "text": "[1, {\"a\": null}]"}), None)
+            .invoke(
+                "json_processor",
+                json!({"operation": "validate", "text": "[1, {\"a\": null}]"}),
+                None,
+            )
             .unwrap();
         assert_eq!(out, json!({"valid": true, "type": "array"}));
         let out = r
@@ -753,16 +767,28 @@ mod tests {
             .unwrap();
         assert_eq!(out["result"], "{\n  \"a\": [\n    1,\n    2\n  ]\n}");
         let out = r
-            .invoke("json_processor", json!({"operation": "pretty", "input": {"a": 1}, "indent": 4}), None)
+            .invoke(
+                "json_processor",
+                json!({"operation": "pretty", "input": {"a": 1}, "indent": 4}),
+                None,
+            )
             .unwrap();
         assert_eq!(out["result"], "{\n    \"a\": 1\n}");
         let out = r
-            .invoke("json_processor", json!({"operation": "minify", "text": "{ \"b\" : 1,\n \"a\" : [ ] }"}), None)
+            .invoke(
+                "json_processor",
+                json!({"operation": "minify", "text": "{ \"b\" : 1,\n \"a\" : [ ] }"}),
+                None,
+            )
             .unwrap();
         assert_eq!(out["result"], "{\"b\":1,\"a\":[]}");
         let e = r.invoke("json_processor", json!({"operation": "minify", "text": "{oops"}), None);
         assert_err(e, ErrorType::Validation, &["\"text\" is not valid JSON", "line 1 column 2"]);
-        let e = r.invoke("json_processor", json!({"operation": "minify", "text": "1", "input": 1}), None);
+        let e = r.invoke(
+            "json_processor",
+            json!({"operation": "minify", "text": "1", "input": 1}),
+            None,
+        );
         assert_err(e, ErrorType::Validation, &["not both"]);
     }
 
@@ -771,7 +797,11 @@ mod tests {
         let (_d, r) = temp_registry();
         let input = json!({"a": {"b/c": [1, {"d": true}]}, "e~f": 2});
         let get = |pointer: &str| {
-            r.invoke("json_processor", json!({"operation": "get", "input": input, "pointer": pointer}), None)
+            r.invoke(
+                "json_processor",
+                json!({"operation": "get", "input": input, "pointer": pointer}),
+                None,
+            )
         };
         assert_eq!(get("/a/b~1c/1/d").unwrap(), json!({"value": true, "type": "boolean"}));
         assert_eq!(get("/e~0f").unwrap()["value"], 2);
@@ -788,7 +818,11 @@ mod tests {
         let input = json!({"a": {"x": 1, "y": [1, 2]}, "b": 1, "n": 5});
         let other = json!({"a": {"y": [3], "z": {"k": 1}}, "b": {"nested": true}, "n": null});
         let out = r
-            .invoke("json_processor", json!({"operation": "merge", "input": input, "other": other}), None)
+            .invoke(
+                "json_processor",
+                json!({"operation": "merge", "input": input, "other": other}),
+                None,
+            )
             .unwrap();
         assert_eq!(
             out["result"],
@@ -801,10 +835,17 @@ mod tests {
                 None,
             )
             .unwrap();
-        assert_eq!(out["result"], json!({"a": {"x": 1, "y": [3], "z": {"k": 1}}, "b": {"nested": true}}));
+        assert_eq!(
+            out["result"],
+            json!({"a": {"x": 1, "y": [3], "z": {"k": 1}}, "b": {"nested": true}})
+        );
         let e = r.invoke("json_processor", json!({"operation": "merge", "input": {}}), None);
         assert_err(e, ErrorType::Validation, &["other"]);
-        let e = r.invoke("json_processor", json!({"operation": "merge", "input": {}, "other": {}, "mode": "x"}), None);
+        let e = r.invoke(
+            "json_processor",
+            json!({"operation": "merge", "input": {}, "other": {}, "mode": "x"}),
+            None,
+        );
         assert_err(e, ErrorType::Validation, &["/mode", "enum"]);
         let e = r.invoke("json_processor", json!({"operation": "sort"}), None);
         assert_err(e, ErrorType::Validation, &["/operation", "enum"]);

@@ -24,7 +24,7 @@ pub(crate) fn tools() -> Vec<ToolDef> {
         diff::tool(),
         csv_analyzer::tool(),
         date_time::tool(),
-        //TMP graph::tool(),
+        graph::tool(),
     ]
 }
 

@@ -226,7 +226,8 @@ mod tests {
                     "template": "{% macro item(x) %}<{{ x.name }}:{{ x.qty * 2 }}>{% endmacro %}\
                                  {% for x in items if x.qty > 0 %}{{ item(x) }}\
                                  {% if not loop.last %},{% endif %}{% endfor %} \
-                                 {{ items | map(attribute='name') | join('/') }} {{ meta | tojson }}",
+                                 {{ items | map(attribute='name') | join('/') }} \
+                                 {{ meta | tojson }}",
                     "context": {
                         "items": [{"name": "a", "qty": 1}, {"name": "b", "qty": 0},
                                   {"name": "c", "qty": 5}],
@@ -284,9 +285,11 @@ mod tests {
     #[test]
     fn bad_parameters_are_validation_errors() {
         let (_d, r) = temp_registry();
-        assert_err(r.invoke("template_engine", json!({}), None), ErrorType::Validation, &[
-            "template", "required",
-        ]);
+        assert_err(
+            r.invoke("template_engine", json!({}), None),
+            ErrorType::Validation,
+            &["template", "required"],
+        );
         let e = r.invoke("template_engine", json!({"template": "x", "context": [1]}), None);
         assert_err(e, ErrorType::Validation, &["/context", "type"]);
     }
@@ -310,7 +313,8 @@ mod tests {
         // Each iteration writes, and the writer refuses once cancelled; without the cancel the
         // rendering would run for hours (10^10 loop steps).
         let t = "{% for i in range(100000) %}{% for j in range(100000) %}.{% endfor %}{% endfor %}";
-        let params = json!({"template": t, "max_steps": 1u64 << 60, "max_output_bytes": 1u64 << 40});
+        let params =
+            json!({"template": t, "max_steps": 1u64 << 60, "max_output_bytes": 1u64 << 40});
         let started = Instant::now();
         let e = r.invoke("template_engine", params.clone(), Some(Duration::from_millis(300)));
         assert_err(e, ErrorType::Timeout, &["timeout"]);

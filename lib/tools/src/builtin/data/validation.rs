@@ -134,10 +134,7 @@ mod tests {
         let data = json!({"id": 3, "email": "a@b.org", "tags": ["x", "y"], "kind": "a"});
         let out =
             r.invoke("data_validation", json!({"data": data, "schema": schema()}), None).unwrap();
-        assert_eq!(
-            out,
-            json!({"valid": true, "errors": [], "error_count": 0, "truncated": false})
-        );
+        assert_eq!(out, json!({"valid": true, "errors": [], "error_count": 0, "truncated": false}));
     }
 
     #[test]
@@ -190,8 +187,7 @@ mod tests {
             .invoke("data_validation", json!({"data": null, "schema": {"type": "null"}}), None)
             .unwrap();
         assert_eq!(out["valid"], true);
-        let out =
-            r.invoke("data_validation", json!({"data": 1, "schema": false}), None).unwrap();
+        let out = r.invoke("data_validation", json!({"data": 1, "schema": false}), None).unwrap();
         assert_eq!(out["valid"], false);
         let out = r
             .invoke(
