@@ -2,6 +2,8 @@
 //! merges.
 
 use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use jaq_core::data::{DataT, HasLut};
 use jaq_core::load::{Arena, File, Loader};
@@ -18,7 +20,7 @@ use crate::params::Params;
 use crate::spec::{Example, ToolDef};
 
 const DEFAULT_MAX_RESULTS: u64 = 1000;
-const DEFAULT_MAX_STEPS: u64 = 10_000_000;
+const DEFAULT_MAX_STEPS: u64 = 1_000_000;
 /// Results nested deeper than this are refused (converting them would risk the stack).
 const MAX_DEPTH: usize = 512;
 
@@ -47,7 +49,8 @@ pub(super) fn tool() -> ToolDef {
                 "query": {
                     "type": "string",
                     "description": "query: the jq filter, e.g. '.items[] | select(.n > 1) | \
-                                    .name' (default '.')"
+                                    .name' (default '.'); recursive def's are refused, use \
+                                    recurse/while/until/reduce"
                 },
                 "variables": {
                     "type": "object",
@@ -61,9 +64,10 @@ pub(super) fn tool() -> ToolDef {
                 "max_steps": {
                     "type": "integer",
                     "minimum": 1,
+                    "maximum": 10_000_000,
                     "description": "query: cap on generator steps (range, repeat, while, \
                                     until, recurse) before the query is stopped \
-                                    (default 10000000)"
+                                    (default 1000000, at most 10000000)"
                 },
                 "pointer": {
                     "type": "string",
@@ -377,6 +381,7 @@ def recurse(f): def rec: __tick | (., (f | rec)); rec;
 def recurse(f; cond): recurse(f | select(cond));
 def while(cond; update): def rec: __tick | if cond then ., (update | rec) else empty end; rec;
 def until(cond; update): def rec: __tick | if cond then . else update | rec end; rec;
+def combinations($n): [limit($n; repeat(.))] | combinations;
 ";
 
 fn natives() -> Vec<Fun<Jq>> {
@@ -395,11 +400,24 @@ fn natives() -> Vec<Fun<Jq>> {
         .collect()
 }
 
+/// jaq evaluates recursively and drops deep values recursively, so a query that builds a
+/// value millions of levels deep (`reduce range(n) as $i (null; [.])`) needs a deep stack: it
+/// runs on a thread with the first of these stack sizes the OS grants (only the part used is
+/// ever committed). 4 GiB holds about 10 million levels.
+const JQ_STACKS: [usize; 3] = [4 << 30, 1 << 30, 256 << 20];
+/// Longest query accepted.
+const MAX_QUERY_BYTES: usize = 64 * 1024;
+
 fn query(p: &Params, cx: &Context, input: Value) -> Result<Value, ToolError> {
-    let code = p.str_or("query", ".")?;
+    let code = p.str_or("query", ".")?.to_owned();
     let max_results = p.u64_or("max_results", DEFAULT_MAX_RESULTS)?;
     let max_steps = p.u64_or("max_steps", DEFAULT_MAX_STEPS)?;
     let variables = p.opt_object("variables")?.cloned().unwrap_or_default();
+    if code.len() > MAX_QUERY_BYTES {
+        return Err(ToolError::validation(format!(
+            "parameter \"query\" is longer than {MAX_QUERY_BYTES} bytes"
+        )));
+    }
     for name in variables.keys() {
         let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
@@ -409,44 +427,234 @@ fn query(p: &Params, cx: &Context, input: Value) -> Result<Value, ToolError> {
             )));
         }
     }
-    let var_names: Vec<String> = variables.keys().map(|k| format!("${k}")).collect();
-
-    let bounded = jaq_core::load::parse(BOUNDED_DEFS, |p| p.defs())
-        .ok_or_else(|| ToolError::execution("json_processor: its jq prelude does not parse"))?;
-    let defs = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs()).chain(bounded);
-    let loader = Loader::new(defs);
-    let arena = Arena::default();
-    let modules =
-        loader.load(&arena, File { code, path: () }).map_err(|errs| load_error(code, errs))?;
-    let filter = Compiler::default()
-        .with_funs(natives())
-        .with_global_vars(var_names.iter().map(String::as_str))
-        .compile(modules)
-        .map_err(|errs| compile_error(code, errs))?;
-
-    let to_val =
-        |v: &Value| Val::deserialize(v).map_err(|e| ToolError::validation(format!("input: {e}")));
-    let input = to_val(&input)?;
-    let vars = variables.values().map(to_val).collect::<Result<Vec<_>, _>>()?;
-    let steps = Cell::new(0);
-    let run = Run { lut: &filter.lut, cx, steps: &steps, max_steps };
-    let ctx = Ctx::<Jq>::new(run, Vars::new(vars));
-
-    let mut results = Vec::new();
-    let mut truncated = false;
-    for out in filter.id.run((ctx, input)) {
-        cx.check()?;
-        if results.len() as u64 >= max_results {
-            truncated = true;
-            break;
-        }
-        match out {
-            Ok(v) => results.push(to_json(&v, 0)?),
-            Err(exn) => return Err(runtime_error(exn, cx, max_steps, steps.get())),
+    let job = Job { code, input, variables, max_results, max_steps, cx: cx.clone() };
+    // The job waits in a slot, so a refused spawn (too big a stack) leaves it for the next try.
+    let slot = Arc::new(Mutex::new(Some(job)));
+    let mut refused = None;
+    for stack in JQ_STACKS {
+        let slot = slot.clone();
+        let spawned = std::thread::Builder::new()
+            .name("json_processor jq".into())
+            .stack_size(stack)
+            .spawn(move || match slot.lock().ok().and_then(|mut job| job.take()) {
+                Some(job) => job.run(),
+                None => Err(ToolError::execution("the jq thread found no query to run")),
+            });
+        match spawned {
+            Ok(worker) => {
+                return worker
+                    .join()
+                    .unwrap_or_else(|_| Err(ToolError::execution("the jq evaluation crashed")));
+            }
+            Err(e) => refused = Some(e),
         }
     }
-    let count = results.len();
-    Ok(json!({"results": results, "count": count, "truncated": truncated}))
+    Err(ToolError::execution(format!(
+        "cannot start the jq thread: {}",
+        refused.map(|e| e.to_string()).unwrap_or_default()
+    )))
+}
+
+/// One query, run on its own thread (jaq's values are not Send; everything stays there).
+struct Job {
+    code: String,
+    input: Value,
+    variables: Map<String, Value>,
+    max_results: u64,
+    max_steps: u64,
+    cx: Context,
+}
+
+impl Job {
+    fn run(self) -> Result<Value, ToolError> {
+        let Job { code, input, variables, max_results, max_steps, cx } = self;
+        let code = code.as_str();
+        let var_names: Vec<String> = variables.keys().map(|k| format!("${k}")).collect();
+        let bounded = jaq_core::load::parse(BOUNDED_DEFS, |p| p.defs())
+            .ok_or_else(|| ToolError::execution("json_processor: its jq prelude does not parse"))?;
+        let defs = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs()).chain(bounded);
+        let loader = Loader::new(defs);
+        let arena = Arena::default();
+        let modules =
+            loader.load(&arena, File { code, path: () }).map_err(|errs| load_error(code, errs))?;
+        refuse_recursion(code)?;
+        let filter = Compiler::default()
+            .with_funs(natives())
+            .with_global_vars(var_names.iter().map(String::as_str))
+            .compile(modules)
+            .map_err(|errs| compile_error(code, errs))?;
+
+        let to_val = |v: &Value| {
+            Val::deserialize(v).map_err(|e| ToolError::validation(format!("input: {e}")))
+        };
+        let input = to_val(&input)?;
+        let vars = variables.values().map(to_val).collect::<Result<Vec<_>, _>>()?;
+        let steps = Cell::new(0);
+        let run = Run { lut: &filter.lut, cx: &cx, steps: &steps, max_steps };
+        let ctx = Ctx::<Jq>::new(run, Vars::new(vars));
+
+        let mut results = Vec::new();
+        let mut truncated = false;
+        for out in filter.id.run((ctx, input)) {
+            cx.check()?;
+            if results.len() as u64 >= max_results {
+                truncated = true;
+                break;
+            }
+            match out {
+                Ok(v) => results.push(to_json(&v, 0)?),
+                Err(exn) => return Err(runtime_error(exn, &cx, max_steps, steps.get())),
+            }
+        }
+        let count = results.len();
+        Ok(json!({"results": results, "count": count, "truncated": truncated}))
+    }
+}
+
+/// Recursive definitions can recurse without end, and nothing inside jaq could stop them
+/// (nor the stack overflow they end in): they are refused. Generators (recurse, while,
+/// until, repeat, range) and reduce/foreach cover what recursion is used for in jq.
+fn refuse_recursion(code: &str) -> Result<(), ToolError> {
+    let Some(term) = jaq_core::load::parse(code, |p| p.term()) else {
+        return Err(ToolError::validation(
+            "parameter \"query\": module directives (module, import, include) are not supported",
+        ));
+    };
+    let mut defs: Vec<(&str, Vec<&str>)> = Vec::new();
+    let mut top = Vec::new();
+    collect_calls(&term, &mut top, &mut defs);
+    let mut callees: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (name, calls) in &defs {
+        callees.entry(name).or_default().extend(calls.iter().copied());
+    }
+    // A definition reaching itself through the calls of user definitions is recursive.
+    for start in callees.keys() {
+        let mut seen: Vec<&str> = Vec::new();
+        let mut todo: Vec<&str> = callees[start].clone();
+        while let Some(name) = todo.pop() {
+            if name == *start {
+                return Err(ToolError::validation(format!(
+                    "parameter \"query\": the definition {start:?} is recursive; recursive \
+                     definitions are refused because they cannot be bounded (use recurse, \
+                     while, until, repeat or reduce)"
+                )));
+            }
+            if !seen.contains(&name) {
+                seen.push(name);
+                if let Some(next) = callees.get(name) {
+                    todo.extend(next.iter().copied());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every filter called in `t` goes to `calls`; every definition, with the calls of its body
+/// (nested ones included), to `defs`.
+fn collect_calls<'s>(
+    t: &jaq_core::load::parse::Term<&'s str>,
+    calls: &mut Vec<&'s str>,
+    defs: &mut Vec<(&'s str, Vec<&'s str>)>,
+) {
+    use jaq_core::load::lex::StrPart;
+    use jaq_core::load::parse::{BinaryOp, Pattern, Term};
+    use jaq_core::path::Part;
+    fn pattern<'s>(
+        p: &Pattern<&'s str>,
+        calls: &mut Vec<&'s str>,
+        defs: &mut Vec<(&'s str, Vec<&'s str>)>,
+    ) {
+        match p {
+            Pattern::Var(_) => {}
+            Pattern::Arr(items) => items.iter().for_each(|x| pattern(x, calls, defs)),
+            Pattern::Obj(items) => {
+                for (k, v) in items {
+                    collect_calls(k, calls, defs);
+                    pattern(v, calls, defs);
+                }
+            }
+        }
+    }
+    let mut walk = |x: &Term<&'s str>| collect_calls(x, calls, defs);
+    match t {
+        Term::Id | Term::Recurse | Term::Num(_) | Term::Break(_) | Term::Var(_) => {}
+        Term::Arr(None) => {}
+        Term::Str(_, parts) => {
+            for part in parts {
+                if let StrPart::Term(x) = part {
+                    walk(x);
+                }
+            }
+        }
+        Term::Arr(Some(x)) | Term::Neg(x) | Term::Label(_, x) => walk(x),
+        Term::Obj(items) => {
+            for (k, v) in items {
+                walk(k);
+                if let Some(v) = v {
+                    walk(v);
+                }
+            }
+        }
+        Term::BinOp(l, op, r) => {
+            walk(l);
+            walk(r);
+            if let BinaryOp::Pipe(Some(p)) = op {
+                pattern(p, calls, defs);
+            }
+        }
+        Term::Fold(_, x, p, xs) => {
+            walk(x);
+            xs.iter().for_each(&mut walk);
+            pattern(p, calls, defs);
+        }
+        Term::TryCatch(x, c) => {
+            walk(x);
+            if let Some(c) = c {
+                walk(c);
+            }
+        }
+        Term::IfThenElse(branches, otherwise) => {
+            for (c, x) in branches {
+                walk(c);
+                walk(x);
+            }
+            if let Some(x) = otherwise {
+                walk(x);
+            }
+        }
+        Term::Def(ds, rest) => {
+            for d in ds {
+                let mut inner = Vec::new();
+                collect_calls(&d.body, &mut inner, defs);
+                calls.extend(inner.iter().copied());
+                defs.push((d.name, inner));
+            }
+            collect_calls(rest, calls, defs);
+        }
+        Term::Call(name, args) => {
+            calls.push(name);
+            for a in args {
+                collect_calls(a, calls, defs);
+            }
+        }
+        Term::Path(x, path) => {
+            walk(x);
+            for (part, _) in &path.0 {
+                match part {
+                    Part::Index(i) => walk(i),
+                    Part::Range(a, b) => {
+                        if let Some(a) = a {
+                            walk(a);
+                        }
+                        if let Some(b) = b {
+                            walk(b);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn runtime_error(exn: Exn<'_, Val>, cx: &Context, max_steps: u64, steps: u64) -> ToolError {
@@ -728,9 +936,58 @@ mod tests {
     }
 
     #[test]
+    fn recursion_and_depth_cannot_crash_the_process() {
+        let (_d, r) = temp_registry();
+        for query in [
+            "def f: 1 + f; f",
+            "def f: f; f",
+            "def f: def g: f; g; f",
+            "def a: b; def b: a; a",
+            "def f(x): x | f(x); f(.)",
+        ] {
+            let e = r.invoke("json_processor", json!({"query": query}), None);
+            assert_err(e, ErrorType::Validation, &["is recursive", "recurse"]);
+        }
+        // Non-recursive definitions, also ones that shadow or take filters, are fine.
+        let out = r
+            .invoke(
+                "json_processor",
+                json!({"query": "def inc(f): f + 1; def two: 2; [inc(two), inc(inc(.))]",
+                       "input": 0}),
+                None,
+            )
+            .unwrap();
+        assert_eq!(out["results"], json!([[3, 2]]));
+        // A deeply nested query or a value built a million levels deep are handled on the
+        // jq thread's deep stack instead of overflowing it.
+        let nested = format!("{}1{}", "[".repeat(3000), "]".repeat(3000));
+        let e = r.invoke("json_processor", json!({ "query": nested }), None);
+        assert_err(e, ErrorType::Execution, &["nested more than 512"]);
+        let out = r
+            .invoke(
+                "json_processor",
+                json!({"query": "reduce range(1000000) as $i (null; [.]) | length",
+                       "max_steps": 2_000_000}),
+                None,
+            )
+            .unwrap();
+        assert_eq!(out["results"], json!([1]));
+        let e = r.invoke(
+            "json_processor",
+            json!({"query": "[combinations(100000000)] | length", "max_steps": 1000}),
+            None,
+        );
+        assert_err(e, ErrorType::Execution, &["max_steps"]);
+        let e = r.invoke("json_processor", json!({"query": "import \"m\" as m; ."}), None);
+        assert_err(e, ErrorType::Validation, &["module loading not supported"]);
+        let e = r.invoke("json_processor", json!({"query": "1", "max_steps": 10_000_001}), None);
+        assert_err(e, ErrorType::Validation, &["/max_steps", "maximum"]);
+    }
+
+    #[test]
     fn a_timeout_stops_the_query() {
         let (_d, r) = temp_registry();
-        let params = json!({"query": "last(range(1e15))", "max_steps": 1u64 << 62});
+        let params = json!({"query": "last(range(1e15))", "max_steps": 10_000_000});
         let e = r.invoke("json_processor", params.clone(), Some(Duration::from_millis(200)));
         assert_err(e, ErrorType::Timeout, &["timeout"]);
         let e = stops_when_cancelled(&r, "json_processor", params);
@@ -738,7 +995,7 @@ mod tests {
         let e = stops_when_cancelled(
             &r,
             "json_processor",
-            json!({"query": "[repeat(1)] | length", "max_steps": 1u64 << 62}),
+            json!({"query": "[repeat(1)] | length", "max_steps": 10_000_000}),
         );
         assert_eq!(e.error_type, ErrorType::Timeout, "{e}");
     }
