@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 use similar::{Algorithm, ChangeTag, TextDiff, WhitespaceMode};
 
-use super::read_text_file;
+use super::{MAX_JSON_DEPTH, check_depth, read_text_file};
 use crate::context::Context;
 use crate::error::{ErrorType, ToolError};
 use crate::params::Params;
@@ -224,8 +224,10 @@ fn json_diff(p: &Params, cx: &Context) -> Result<Value, ToolError> {
     };
     let old = value("old")?;
     let new = value("new")?;
+    check_depth("old", &old)?;
+    check_depth("new", &new)?;
     let max = p.u64_or("max_changes", DEFAULT_MAX_CHANGES)? as usize;
-    let mut diff = JsonDiff { cx, changes: Vec::new(), total: 0, max };
+    let mut diff = JsonDiff { cx, depth: 0, changes: Vec::new(), total: 0, max };
     diff.compare(&old, &new, &mut String::new())?;
     let count = diff.total;
     Ok(json!({
@@ -238,6 +240,7 @@ fn json_diff(p: &Params, cx: &Context) -> Result<Value, ToolError> {
 
 struct JsonDiff<'a> {
     cx: &'a Context,
+    depth: usize,
     changes: Vec<Value>,
     total: usize,
     max: usize,
@@ -254,6 +257,23 @@ impl JsonDiff<'_> {
     /// Records how `old` became `new` at `path` (a JSON pointer, extended in place).
     fn compare(&mut self, old: &Value, new: &Value, path: &mut String) -> Result<(), ToolError> {
         self.cx.check()?;
+        self.depth += 1;
+        if self.depth > MAX_JSON_DEPTH {
+            return Err(ToolError::validation(format!(
+                "the JSON values are nested more than {MAX_JSON_DEPTH} levels deep"
+            )));
+        }
+        let outcome = self.compare_here(old, new, path);
+        self.depth -= 1;
+        outcome
+    }
+
+    fn compare_here(
+        &mut self,
+        old: &Value,
+        new: &Value,
+        path: &mut String,
+    ) -> Result<(), ToolError> {
         match (old, new) {
             (Value::Object(a), Value::Object(b)) => self.objects(a, b, path),
             (Value::Array(a), Value::Array(b)) => {
@@ -484,6 +504,21 @@ mod tests {
         assert_eq!(out["changes"].as_array().unwrap().len(), 2);
         assert_eq!(out["count"], 3);
         assert_eq!(out["truncated"], true);
+    }
+
+    #[test]
+    fn too_deep_json_is_refused() {
+        let (_d, r) = temp_registry();
+        let mut deep = json!(1);
+        for _ in 0..200 {
+            deep = json!([deep]);
+        }
+        let e = r.invoke(
+            "diff_calculator",
+            json!({"operation": "json", "old": deep.clone(), "new": deep}),
+            None,
+        );
+        assert_err(e, ErrorType::Validation, &["nested more than 128"]);
     }
 
     #[test]

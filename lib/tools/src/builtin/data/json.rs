@@ -13,7 +13,7 @@ use jaq_json::{Num, Val};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::line_col;
+use super::{check_depth, line_col};
 use crate::context::Context;
 use crate::error::{ErrorType, ToolError};
 use crate::params::Params;
@@ -167,6 +167,7 @@ fn run(p: &Params, cx: &Context) -> Result<Value, ToolError> {
             let other = p.value("other").map_err(|_| {
                 ToolError::validation("operation merge needs the parameter \"other\"")
             })?;
+            check_depth("other", other)?;
             let mut merged = input;
             match p.str_or("mode", "deep")? {
                 "patch" => merge_patch(&mut merged, other),
@@ -184,7 +185,10 @@ fn input(p: &Params) -> Result<Value, ToolError> {
         (Some(_), Some(_)) => {
             Err(ToolError::validation("give either \"input\" or \"text\", not both"))
         }
-        (Some(v), None) => Ok(v.clone()),
+        (Some(v), None) => {
+            check_depth("input", v)?;
+            Ok(v.clone())
+        }
         (None, Some(text)) => serde_json::from_str(text).map_err(|e| {
             ToolError::validation(format!(
                 "parameter \"text\" is not valid JSON: {} at line {} column {}",
@@ -1096,6 +1100,18 @@ mod tests {
             out["result"],
             json!({"a": {"x": 1, "y": [3], "z": {"k": 1}}, "b": {"nested": true}})
         );
+        let mut deep = json!(0);
+        for _ in 0..200 {
+            deep = json!({ "a": deep });
+        }
+        let e = r.invoke(
+            "json_processor",
+            json!({"operation": "merge", "input": {}, "other": deep.clone()}),
+            None,
+        );
+        assert_err(e, ErrorType::Validation, &["\"other\" is nested more than 128"]);
+        let e = r.invoke("json_processor", json!({"operation": "pretty", "input": deep}), None);
+        assert_err(e, ErrorType::Validation, &["\"input\" is nested"]);
         let e = r.invoke("json_processor", json!({"operation": "merge", "input": {}}), None);
         assert_err(e, ErrorType::Validation, &["other"]);
         let e = r.invoke(

@@ -73,6 +73,34 @@ pub(crate) fn read_text_file(
     })
 }
 
+/// How deeply `v` nests (a scalar is 1), counted without recursion.
+pub(crate) fn json_depth(v: &serde_json::Value) -> usize {
+    let mut deepest = 0;
+    let mut todo = vec![(v, 1)];
+    while let Some((v, depth)) = todo.pop() {
+        deepest = deepest.max(depth);
+        match v {
+            serde_json::Value::Array(items) => todo.extend(items.iter().map(|x| (x, depth + 1))),
+            serde_json::Value::Object(map) => todo.extend(map.values().map(|x| (x, depth + 1))),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// Values nested deeper than serde_json parses from text are refused by tools that recurse.
+pub(crate) const MAX_JSON_DEPTH: usize = 128;
+
+/// A validation error when the parameter `param` nests deeper than [`MAX_JSON_DEPTH`].
+pub(crate) fn check_depth(param: &str, v: &serde_json::Value) -> Result<(), ToolError> {
+    if json_depth(v) > MAX_JSON_DEPTH {
+        return Err(ToolError::validation(format!(
+            "parameter {param:?} is nested more than {MAX_JSON_DEPTH} levels deep"
+        )));
+    }
+    Ok(())
+}
+
 /// 1-based line and column of byte `offset` in `text`.
 pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let mut end = offset.min(text.len());
@@ -202,6 +230,18 @@ mod tests {
                 assert!(v["description"].is_string(), "{}.{k} has no description", def.name);
             }
         }
+    }
+
+    #[test]
+    fn depth_is_counted_without_recursion() {
+        assert_eq!(json_depth(&serde_json::json!(1)), 1);
+        assert_eq!(json_depth(&serde_json::json!({"a": [1, {"b": []}], "c": 2})), 4);
+        let mut deep = serde_json::json!(0);
+        for _ in 0..200 {
+            deep = serde_json::json!([deep]);
+        }
+        assert_eq!(json_depth(&deep), 201);
+        assert!(check_depth("x", &deep).unwrap_err().message.contains("\"x\" is nested"));
     }
 
     #[test]
