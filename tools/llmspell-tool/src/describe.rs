@@ -7,11 +7,14 @@
 
 use serde_json::Value;
 
+/// The widest line of wrapped text.
+const WIDTH: usize = 80;
+
 /// The readable description of one `tool` object.
 pub fn describe(tool: &Value) -> String {
     let text = |key: &str| tool[key].as_str().unwrap_or("-");
     let mut out = format!("{} ({})\n", text("name"), text("category"));
-    out.push_str(&format!("  {}\n", text("description")));
+    out.push_str(&wrap(text("description"), 2));
     out.push_str("\nParameters:\n");
     out.push_str(&parameters(&tool["parameters"]));
     let examples = tool["examples"].as_array().map_or(&[][..], Vec::as_slice);
@@ -65,8 +68,29 @@ fn parameters(schema: &Value) -> String {
         }
         out.push_str(&format!("  {name:<width$}  {}\n", facts.join(", ")));
         if let Some(description) = prop["description"].as_str() {
-            out.push_str(&format!("  {:<width$}  {description}\n", ""));
+            out.push_str(&wrap(description, width + 4));
         }
+    }
+    out
+}
+
+/// `text` indented by `indent` spaces, its words wrapped to lines of at most [`WIDTH`] columns
+/// (a longer word gets a line of its own); nothing for empty text.
+fn wrap(text: &str, indent: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && indent + line.chars().count() + 1 + word.chars().count() > WIDTH {
+            out.push_str(&format!("{:indent$}{line}\n", ""));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        out.push_str(&format!("{:indent$}{line}\n", ""));
     }
     out
 }
@@ -137,6 +161,16 @@ mod tests {
         ] {
             assert!(text.contains(want), "missing {want:?} in\n{text}");
         }
+    }
+
+    #[test]
+    fn long_descriptions_wrap_under_their_indent() {
+        let text = wrap(&"word ".repeat(40), 4);
+        assert!(text.lines().count() > 1);
+        assert!(text.lines().all(|l| l.starts_with("    word") && l.len() <= WIDTH), "{text}");
+        assert_eq!(wrap("", 2), "");
+        let long = "x".repeat(100);
+        assert_eq!(wrap(&format!("a {long} b"), 0), format!("a\n{long}\nb\n"));
     }
 
     #[test]
