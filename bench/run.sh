@@ -11,7 +11,8 @@
 #   the exit status is non-zero only if the benchmark itself could not run.
 # - Before that, bench/daemon_bench.py (daemon start/stop) and bench/tool_cli.py (llmspell-tool
 #   invoke as a whole process, in-process and --kernel) print their figures and rewrite
-#   docs/benchmarks-daemon.md and docs/benchmarks-cli.md.
+#   docs/benchmarks-daemon.md and docs/benchmarks-cli.md; bench/tools.sh (tool_request round
+#   trips per second over ZeroMQ, and the Lua Tool.invoke loop) rewrites docs/benchmarks-tools.md.
 #
 # Usage: bench/run.sh [--runs N] [--startups N] [--kernels llmspell,ipykernel,...] [--no-write]
 set -euo pipefail
@@ -52,5 +53,9 @@ if command -v cargo >/dev/null && cargo build --release -p llmspell-tool -p llms
 else
     echo "bench/run.sh: could not build llmspell-tool; its benchmark is skipped" >&2
 fi
+
+# tool_request round trips over ZeroMQ and the Lua Tool.invoke loop (Rust bench target; prints
+# PASS/MISS, never fails); see bench/tools.sh.
+"$repo/bench/tools.sh" || echo "bench/run.sh: the tool round-trip benchmark could not run" >&2
 
 exec "$venv/bin/python" "$repo/bench/kernel_bench.py" "$@"

@@ -387,3 +387,146 @@ fn a_bad_tools_table_is_a_configuration_error() {
     let out = home.command(&["start"]).output().unwrap();
     assert_eq!(out.status.code(), Some(78));
 }
+
+/// A kernel whose config lets process_executor run `sleep` and file tools use `<dir>/allowed`.
+fn slow_tools_kernel(home: &Home, dir: &std::path::Path) -> harness::Kernel {
+    std::fs::create_dir_all(dir.join("allowed")).unwrap();
+    std::fs::create_dir_all(dir.join("outside")).unwrap();
+    let config = home.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[tools]\nallowed_paths = [\"{}\"]\nallowed_executables = [\"sleep\"]\n",
+            dir.join("allowed").display()
+        ),
+    )
+    .unwrap();
+    home.start(&[])
+}
+
+fn sleep_request(seconds: u32) -> Value {
+    json!({"command": "invoke", "name": "process_executor",
+           "params": {"command": "sleep", "args": [seconds.to_string()]}})
+}
+
+#[test]
+fn control_lua_and_other_tools_answer_while_a_slow_tool_runs() {
+    let home = Home::new();
+    let dir = tempfile::tempdir().unwrap();
+    let kernel = slow_tools_kernel(&home, dir.path());
+    let client = &kernel.client;
+    if !has_tool(client, "process_executor") {
+        return skipped(
+            "control_lua_and_other_tools_answer_while_a_slow_tool_runs",
+            "process_executor",
+        );
+    }
+    let slow = send(client, sleep_request(3));
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let info = client.call(Channel::Control, "kernel_info_request", json!({}), TIMEOUT).unwrap();
+    assert_eq!(info.content["llmspell"]["tools_running"], 1, "{}", info.content["llmspell"]);
+    let out = client.execute("1+1", TIMEOUT).unwrap();
+    assert_eq!(out.result_text(), Some("2"));
+    assert_eq!(call(client, json!({"command": "categories"})).content["status"], "ok");
+    assert!(started.elapsed() < Duration::from_millis(1500), "took {:?}", started.elapsed());
+    let reply = client.recv_reply(Channel::Shell, &slow, TIMEOUT).unwrap();
+    assert_eq!(reply.content["status"], "ok", "{}", reply.content);
+    assert!(started.elapsed() > Duration::from_millis(2000), "the slow tool really ran");
+    // A timeout_ms below the tool's run time stops it: timeout error, well before 30 s.
+    let started = Instant::now();
+    let mut request = sleep_request(30);
+    request["timeout_ms"] = json!(300);
+    let reply = call(client, request);
+    assert_error(&reply, "timeout", "timeout");
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+}
+
+#[test]
+fn interrupting_a_cell_blocked_in_tool_invoke_cancels_the_tool() {
+    let home = Home::new();
+    let dir = tempfile::tempdir().unwrap();
+    let kernel = slow_tools_kernel(&home, dir.path());
+    let client = &kernel.client;
+    if !has_tool(client, "process_executor") {
+        return skipped(
+            "interrupting_a_cell_blocked_in_tool_invoke_cancels_the_tool",
+            "process_executor",
+        );
+    }
+    let code = "local ok, err = pcall(Tool.invoke, 'process_executor', {command = 'sleep', args = {'30'}})\n\
+                print('caught', ok)";
+    for how in ["message", "SIGINT"] {
+        let cell = client
+            .request(Channel::Shell, "execute_request", json!({"code": code, "silent": false}))
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        let started = Instant::now();
+        if how == "message" {
+            client.call(Channel::Control, "interrupt_request", json!({}), TIMEOUT).unwrap();
+        } else {
+            kernel.signal("INT");
+        }
+        let reply = client.recv_reply(Channel::Shell, &cell, TIMEOUT).unwrap();
+        assert_eq!(reply.content["ename"], "Interrupted", "{how}: {}", reply.content);
+        assert!(started.elapsed() < Duration::from_secs(2), "{how}: took {:?}", started.elapsed());
+        // The sleep child is gone (killed with its process group), not left running.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while children_named(kernel.pid(), "sleep") > 0 {
+            assert!(Instant::now() < deadline, "{how}: sleep still runs after the interrupt");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(client.execute("1+1", TIMEOUT).unwrap().result_text(), Some("2"));
+    }
+}
+
+/// How many direct children of `pid` run `name` (from /proc).
+fn children_named(pid: u32, name: &str) -> usize {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter(|stat| {
+            let Some((comm, rest)) = stat.split_once(") ") else { return false };
+            let ppid = rest.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok());
+            comm.ends_with(&format!("({name}")) && ppid == Some(pid) && !rest.starts_with('Z')
+        })
+        .count()
+}
+
+#[test]
+fn allowed_paths_from_the_config_are_enforced_for_requests_and_lua() {
+    let home = Home::new();
+    let dir = tempfile::tempdir().unwrap();
+    let kernel = slow_tools_kernel(&home, dir.path());
+    let client = &kernel.client;
+    if !has_tool(client, "file_operations") {
+        return skipped(
+            "allowed_paths_from_the_config_are_enforced_for_requests_and_lua",
+            "file_operations",
+        );
+    }
+    let inside = dir.path().join("allowed/note.txt");
+    let outside = dir.path().join("outside/note.txt");
+    let write = |path: &std::path::Path| {
+        call(
+            client,
+            json!({"command": "invoke", "name": "file_operations",
+            "params": {"operation": "write", "path": path, "content": "hi"}}),
+        )
+    };
+    assert_eq!(write(&inside).content["status"], "ok", "{}", write(&inside).content);
+    assert_eq!(std::fs::read_to_string(&inside).unwrap(), "hi");
+    assert_error(&write(&outside), "permission", "allowed");
+    assert!(!outside.exists());
+    let code = format!(
+        "local ok, err = pcall(Tool.invoke, 'file_operations', {{operation = 'read', path = '{}'}})\n\
+         print(err.error_type)\n\
+         print(Tool.invoke('file_operations', {{operation = 'read', path = '{}'}}).content)",
+        outside.display(),
+        inside.display()
+    );
+    let out = client.execute(&code, TIMEOUT).unwrap();
+    assert_eq!(out.status(), "ok", "{:?}", out.reply.content);
+    assert_eq!(out.stream_text("stdout"), "permission\nhi\n");
+}
