@@ -16,7 +16,6 @@ fn names(tsv: &str) -> Vec<String> {
 }
 
 #[test]
-#[ignore = "needs the calculator tool (lib/tools merge pending)"]
 fn list_is_one_tsv_line_per_tool_sorted_and_json_matches() {
     let home = Home::new();
     let run = home.run(&["list"]);
@@ -46,7 +45,6 @@ fn list_is_one_tsv_line_per_tool_sorted_and_json_matches() {
 }
 
 #[test]
-#[ignore = "needs the calculator tool (lib/tools merge pending)"]
 fn categories_are_listed_once_each() {
     let home = Home::new();
     let run = home.run(&["categories"]);
@@ -61,7 +59,6 @@ fn categories_are_listed_once_each() {
 }
 
 #[test]
-#[ignore = "needs the calculator tool (lib/tools merge pending)"]
 fn search_ranks_the_named_tool_first() {
     let home = Home::new();
     let run = home.run(&["search", "calculator"]);
@@ -79,7 +76,6 @@ fn search_ranks_the_named_tool_first() {
 }
 
 #[test]
-#[ignore = "needs the calculator tool (lib/tools merge pending)"]
 fn info_is_json_when_piped_or_asked_and_readable_on_a_terminal() {
     let home = Home::new();
     let tool = home.run(&["info", "calculator"]).json();
@@ -103,7 +99,6 @@ fn info_is_json_when_piped_or_asked_and_readable_on_a_terminal() {
 }
 
 #[test]
-#[ignore = "needs the calculator tool (lib/tools merge pending)"]
 fn tables_on_a_terminal() {
     let home = Home::new();
     let list = home.tty(&["list"]);
@@ -119,7 +114,6 @@ fn tables_on_a_terminal() {
 }
 
 #[test]
-#[ignore = "needs the calculator tool (lib/tools merge pending)"]
 fn invoke_prints_tool_result_and_duration_one_line_when_piped_pretty_on_a_terminal() {
     let home = Home::new();
     let run = home.run(&["invoke", "calculator", "-p", "expression=1+2"]);
@@ -136,7 +130,6 @@ fn invoke_prints_tool_result_and_duration_one_line_when_piped_pretty_on_a_termin
 }
 
 #[test]
-#[ignore = "needs the calculator tool (lib/tools merge pending)"]
 fn invoke_pipes_into_jq() {
     require("jq", "the pipe tests need it (apt-get install jq)");
     let home = Home::new();
@@ -152,12 +145,54 @@ fn invoke_pipes_into_jq() {
     assert_eq!(run.ok(), "42\n");
 }
 
+#[test]
+fn the_text_tools_compose_with_jq() {
+    require("jq", "the pipe tests need it (apt-get install jq)");
+    let home = Home::new();
+    let run = home.sh("llmspell-tool invoke hash_calculator -p input=hello | jq -r .result.hash");
+    assert_eq!(run.ok(), "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824\n");
+    let run = home
+        .sh("llmspell-tool invoke text_manipulator -p operation=snake_case -p 'text=Hello World' \
+         | jq -r .result.result");
+    assert_eq!(run.ok(), "hello_world\n");
+    let run = home.sh("llmspell-tool invoke uuid_generator --params '{}' | jq -r .result.uuid");
+    let uuid = run.ok().trim();
+    assert_eq!((uuid.len(), uuid.chars().filter(|c| *c == '-').count()), (36, 4), "{uuid}");
+}
+
+#[test]
+fn file_operations_missing_input_is_66_and_outside_the_allowed_paths_77() {
+    let home = Home::new();
+    std::fs::write(home.path().join("a.txt"), "hi\n").unwrap();
+    let read = |path: &str| {
+        home.run(&[
+            "invoke",
+            "file_operations",
+            "-p",
+            "operation=read",
+            "-p",
+            &format!("path={path}"),
+        ])
+    };
+    assert_eq!(
+        read("a.txt").json()["result"]["content"],
+        "hi\n",
+        "relative to the working directory"
+    );
+    let line = read("missing.txt").fails(66).to_owned();
+    assert!(
+        line.starts_with("llmspell-tool: not_found: ") && line.contains("missing.txt"),
+        "{line}"
+    );
+    let line = read("/etc/passwd").fails(77).to_owned();
+    assert!(line.contains("outside the allowed paths"), "{line}");
+}
+
 fn result(run: &Run) -> Value {
     run.json()["result"]["result"].clone()
 }
 
 #[test]
-#[ignore = "needs the calculator tool (lib/tools merge pending)"]
 fn params_come_from_p_params_and_stdin() {
     let home = Home::new();
     let nested = home.run(&["invoke", "calculator", "-p", "variables.x=4", "-p", "expression=x*2"]);
@@ -172,12 +207,14 @@ fn params_come_from_p_params_and_stdin() {
         "--params",
         r#"{"expression": "2*3"}"#,
         "-p",
-        "expression=5",
+        "expression=9-4",
     ]);
     assert_eq!(result(&both), 5, "-p wins over --params");
+    let number = home.run(&["invoke", "calculator", "-p", "expression=5"]);
+    assert!(number.fails(65).contains("not of type \"string\""), "5 is JSON, so a number");
     let stdin = home.run_with_stdin(&["invoke", "calculator"], "{\"expression\": \"7-2\"}\n");
     assert_eq!(result(&stdin), 5);
-    let ignored = home.run_with_stdin(&["invoke", "calculator", "-p", "expression=1"], "{oops");
+    let ignored = home.run_with_stdin(&["invoke", "calculator", "-p", "expression=0+1"], "{oops");
     assert_eq!(result(&ignored), 1, "stdin is not read when -p is given");
     // Empty stdin is no parameters; calculator requires one.
     let empty = home.run_with_stdin(&["invoke", "calculator"], "");
@@ -198,7 +235,6 @@ fn bad_json_is_65_naming_where() {
 }
 
 #[test]
-#[ignore = "needs the calculator tool (lib/tools merge pending)"]
 fn invalid_params_are_65_naming_the_parameter_and_the_rule() {
     let home = Home::new();
     let run = home.run(&["invoke", "calculator"]);
@@ -215,7 +251,6 @@ fn invalid_params_are_65_naming_the_parameter_and_the_rule() {
 }
 
 #[test]
-#[ignore = "needs the calculator tool (lib/tools merge pending)"]
 fn unknown_tools_and_bad_usage_are_64() {
     let home = Home::new();
     for args in [
@@ -227,7 +262,7 @@ fn unknown_tools_and_bad_usage_are_64() {
         let run = home.run(args);
         assert!(run.fails(64).contains("nope-tool"), "{args:?}: {run:?}");
     }
-    let hint = home.run(&["info", "calculater"]);
+    let hint = home.run(&["info", "calc"]);
     assert!(hint.fails(64).contains("did you mean calculator"), "{hint:?}");
     for args in [
         &["--bogus", "list"][..],
@@ -244,7 +279,6 @@ fn unknown_tools_and_bad_usage_are_64() {
 }
 
 #[test]
-#[ignore = "needs the calculator tool (lib/tools merge pending)"]
 fn a_failing_tool_is_70() {
     let home = Home::new();
     let run = home.run(&["invoke", "calculator", "-p", "expression=1/0"]);
@@ -284,7 +318,6 @@ fn config_errors_are_78_and_a_missing_config_file_66() {
 }
 
 #[test]
-#[ignore = "needs the calculator tool (lib/tools merge pending)"]
 fn test_runs_each_example_and_exits_1_when_one_fails() {
     let home = Home::new();
     let examples = home.run(&["info", "calculator"]).json()["examples"].as_array().unwrap().len();
@@ -301,16 +334,22 @@ fn test_runs_each_example_and_exits_1_when_one_fails() {
     assert_eq!(report["failed"], 0);
     assert_eq!(report["results"][0]["tool"], "calculator");
 
-    home.write_config("[tools]\ntimeout_secs = 0.000001\n");
-    let run = home.run(&["test", "calculator"]);
+    // Allowing echo breaks process_executor's example that expects it to be refused.
+    home.write_config("[tools]\nallowed_executables = [\"echo\"]\n");
+    let run = home.run(&["test", "process_executor"]);
     assert_eq!(run.code, Some(1), "{run:?}");
     let rows = lines(&run.stdout);
-    assert!(rows.iter().any(|r| r[2] == "fail" && r[4].contains("timeout")), "{run:?}");
-    assert!(run.stderr.starts_with("llmspell-tool: ") && run.stderr.contains("examples failed"));
+    let failed: Vec<_> = rows.iter().filter(|r| r[2] == "fail").collect();
+    assert_eq!(failed.len(), 1, "{run:?}");
+    assert!(failed[0][4].starts_with("expected a permission error, got {"), "{run:?}");
+    assert!(rows.iter().any(|r| r[2] == "pass"), "the others still pass: {run:?}");
+    assert_eq!(run.stderr, format!("llmspell-tool: 1 of {} examples failed\n", rows.len()));
+    let tty = home.tty(&["test", "process_executor"]);
+    assert_eq!(tty.code, Some(1));
+    assert!(tty.stdout.contains(" passed, 1 failed"), "{tty:?}");
 }
 
 #[test]
-#[ignore = "needs the calculator tool (lib/tools merge pending)"]
 fn test_without_names_runs_every_tool() {
     let home = Home::new();
     let run = home.run(&["--json", "test"]);

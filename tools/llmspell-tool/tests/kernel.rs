@@ -25,7 +25,6 @@ fn same(home: &Home, kernel: &str, args: &[&str]) -> String {
 }
 
 #[test]
-#[ignore = "needs tool_request in the kernel and the calculator tool (pending)"]
 fn a_kernel_answers_as_the_process_does() {
     let home = Home::new();
     let daemon = home.daemon("tk");
@@ -67,7 +66,6 @@ fn a_kernel_answers_as_the_process_does() {
 }
 
 #[test]
-#[ignore = "needs tool_request in the kernel and the calculator tool (pending)"]
 fn a_kernel_pipes_into_jq() {
     require("jq", "the pipe tests need it (apt-get install jq)");
     let home = Home::new();
@@ -76,12 +74,15 @@ fn a_kernel_pipes_into_jq() {
         "llmspell-tool --kernel pipe invoke calculator -p expression=2^10 | jq -r .result.result",
     );
     assert_eq!(run.ok(), "1024\n");
+    let run = home.sh(
+        "llmspell-tool --kernel pipe invoke hash_calculator -p input=hello | jq -r .result.hash",
+    );
+    assert_eq!(run.ok(), "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824\n");
     let run = home.sh("LLMSPELL_KERNEL=pipe llmspell-tool --json list | jq -r '.[0].name'");
     assert_eq!(run.ok().lines().count(), 1);
 }
 
 #[test]
-#[ignore = "needs tool_request in the kernel and the calculator tool (pending)"]
 fn a_kernel_keeps_the_exit_codes() {
     let home = Home::new();
     let _daemon = home.daemon("codes");
@@ -97,6 +98,14 @@ fn a_kernel_keeps_the_exit_codes() {
     assert!(line.contains("expression") && line.contains("required"), "{line}");
     assert!(k(&["invoke", "calculator", "--params", "{"]).fails(65).contains("--params"));
     assert!(k(&["invoke", "calculator", "-p", "expression=1/0"]).fails(70).contains("execution"));
+    let missing = home.path().join("missing.txt");
+    let path = format!("path={}", missing.display());
+    let read = ["invoke", "file_operations", "-p", "operation=read", "-p", &path];
+    assert!(k(&read).fails(66).contains("missing.txt"));
+    let outside = ["invoke", "file_operations", "-p", "operation=read", "-p", "path=/etc/passwd"];
+    assert!(k(&outside).fails(77).contains("outside the allowed paths"));
+    let run = k(&["invoke", "process_executor", "-p", "command=echo"]);
+    assert!(run.fails(77).contains("allowed_executables"));
 }
 
 #[test]
