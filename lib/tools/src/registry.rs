@@ -41,6 +41,11 @@ pub struct Registry {
 /// How long a pool worker waits for work before it ends.
 pub const WORKER_IDLE_EXIT: Duration = Duration::from_secs(60);
 
+/// Stack of a tool worker. A stack overflow aborts the whole process (it is not a panic), so
+/// tools that recurse over their input (parsers, JSON walkers) get room well beyond the 2 MiB
+/// default; only the pages a tool touches are ever committed.
+pub const WORKER_STACK: usize = 64 << 20;
+
 /// How often a waiting [`Registry::invoke_with`] looks at the caller's stop flag.
 pub const STOP_POLL: Duration = Duration::from_millis(10);
 
@@ -82,6 +87,7 @@ impl Pool {
         let number = self.spawned.fetch_add(1, Ordering::Relaxed);
         std::thread::Builder::new()
             .name(format!("tool-worker-{number}"))
+            .stack_size(WORKER_STACK)
             .spawn(move || worker(job, &rx, &idle))
             .map(|_| ())
     }
