@@ -86,7 +86,11 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
         }
         None => {
             let registry = Registry::builtin(load_policy(cli, &home)?);
-            llmspell_tools::protocol::handle(&registry, &request)
+            let reply = llmspell_tools::protocol::handle(&registry, &request);
+            // The process ends after printing: freeing every tool definition would only cost
+            // time.
+            std::mem::forget(registry);
+            reply
         }
     };
     let reply = reply::check(reply, name)?;
