@@ -12,7 +12,7 @@
 //! - `categories` → `{status: "ok", categories: [...]}`
 //! - any failure → `{status: "error", error_type, message, ename, evalue, traceback: []}`
 //!   (ename/evalue/traceback because Jupyter clients expect them on an error reply), plus
-//!   `unknown_tool: NAME` when the named tool does not exist.
+//!   `unknown_tool: NAME` when a tool named by `name` or `names` does not exist.
 
 use std::time::{Duration, Instant};
 
@@ -28,7 +28,11 @@ pub fn handle(registry: &Registry, request: &Value) -> Value {
         Ok(reply) => reply,
         Err(e) => {
             let mut reply = error_reply(&e);
-            if let Some(name) = request["name"].as_str().filter(|n| !registry.exists(n)) {
+            let names = request["name"]
+                .as_str()
+                .into_iter()
+                .chain(request["names"].as_array().into_iter().flatten().filter_map(Value::as_str));
+            if let Some(name) = names.into_iter().find(|n| !registry.exists(n)) {
                 reply["unknown_tool"] = json!(name);
             }
             reply
@@ -147,5 +151,26 @@ fn answer(registry: &Registry, request: &Value) -> Result<Value, ToolError> {
         other => Err(ToolError::validation(format!(
             "tool_request: unknown command {other:?}; use list, info, invoke, search, test or categories"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Policy;
+
+    #[test]
+    fn unknown_names_are_marked_in_test_requests_too() {
+        let registry = Registry::with_tools(Vec::new(), Policy::new(std::env::temp_dir()));
+        let reply = handle(&registry, &json!({"command": "test", "names": ["nope"]}));
+        assert_eq!(
+            (reply["error_type"].as_str(), reply["unknown_tool"].as_str()),
+            (Some("not_found"), Some("nope"))
+        );
+        let reply = handle(&registry, &json!({"command": "info", "name": "gone"}));
+        assert_eq!(reply["unknown_tool"], "gone");
+        let reply = handle(&registry, &json!({"command": "frobnicate"}));
+        assert_eq!(reply["error_type"], "validation");
+        assert!(reply.get("unknown_tool").is_none());
     }
 }
