@@ -36,7 +36,21 @@ local gen = coroutine.wrap(function()
 end)
 gen() + gen() + gen()
 
+-- %% Built-in tools: the same ones llmspell-tool and tool_request reach.
+print(#Tool.list() .. " tools in " .. #Tool.categories() .. " categories")
+print("sha256(hello) = " .. Tool.invoke("hash_calculator", {input = "hello"}).hash)
+Tool.invoke("calculator", {expression = "sqrt(x) * 2", variables = {x = 16}}).result
+
+-- %% A tool error is a table that says what went wrong and where.
+local ok, err = pcall(Tool.invoke, "calculator", {expression = 12})
+print(err.error_type .. ": " .. err.message)
+
+-- %% State is saved in SQLite and outlives the kernel (same --id, same store).
+State.save("demo", "runs", (State.load("demo", "runs") or 0) + 1)
+State.save("demo", "last", {tools = #Tool.list(), at = os.date("!%Y-%m-%dT%H:%M:%SZ")})
+State.list_keys("demo")
+
 -- %% Errors come back with a traceback and the kernel carries on.
 local ok, err = pcall(error, "handled inside the cell")
 print("pcall caught:", err)
-string.format("%d cells ran", 7)
+string.format("%d cells ran", 10)
