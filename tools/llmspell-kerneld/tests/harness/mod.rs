@@ -153,11 +153,18 @@ impl Daemon {
         assert!(ok.success());
     }
 
+    /// Whether any thread of the daemon still runs. After SIGKILL the main thread can be a
+    /// zombie while the others are still being torn down, holding the open files (and so the
+    /// PID-file lock); only when the last one is gone is the process really over. Daemons are
+    /// reaped by init, so a lone zombie is gone for every purpose.
     pub fn alive(&self) -> bool {
-        // A zombie would still have /proc/<pid>, but daemons are reaped by init.
-        std::fs::read_to_string(format!("/proc/{}/stat", self.pid))
-            .map(|stat| !stat.contains(") Z "))
-            .unwrap_or(false)
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)) else {
+            return false;
+        };
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid))
+            .map(|entries| entries.count())
+            .unwrap_or(0);
+        !stat.contains(") Z ") || tasks > 1
     }
 
     pub fn wait_gone(&self) {

@@ -193,10 +193,16 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// Whether any thread still runs: after SIGKILL the main thread can be a zombie while the
+    /// others, which share its open files and so the PID-file lock, are still being torn down.
     pub fn alive(&self) -> bool {
-        std::fs::read_to_string(format!("/proc/{}/stat", self.pid))
-            .map(|stat| !stat.contains(") Z "))
-            .unwrap_or(false)
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)) else {
+            return false;
+        };
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid))
+            .map(|entries| entries.count())
+            .unwrap_or(0);
+        !stat.contains(") Z ") || tasks > 1
     }
 
     /// `kill -9`, then waits until the process is gone; its files stay behind.
