@@ -63,6 +63,10 @@ impl Home {
     pub fn config_file(&self) -> PathBuf {
         self.root.join("config.toml")
     }
+    /// The REPL's line history (`llmspell-repl`), one entry a line.
+    pub fn repl_history_file(&self) -> PathBuf {
+        self.root.join("history")
+    }
     /// The kernels' execution history (Jupyter `history_request`), shared by all kernels.
     pub fn kernel_history_file(&self) -> PathBuf {
         self.state_dir().join("kernel-history.jsonl")

@@ -184,6 +184,23 @@ impl Client {
         frames::decode(frames, &self.signer)
     }
 
+    /// Receives the next message on whichever of `channels` has one first (earlier channels win
+    /// a tie) within `timeout`, so a client can follow several channels without busy-waiting.
+    pub fn recv_any(
+        &self,
+        channels: &[Channel],
+        timeout: Duration,
+    ) -> Result<(Channel, Message), WireError> {
+        let mut items: Vec<_> =
+            channels.iter().map(|&c| self.socket(c).as_poll_item(zmq::POLLIN)).collect();
+        if zmq::poll(&mut items, millis(timeout))? == 0 {
+            return Err(WireError::Timeout(timeout));
+        }
+        let ready = items.iter().position(|item| item.is_readable());
+        let channel = channels[ready.ok_or(WireError::Timeout(timeout))?];
+        Ok((channel, self.recv(channel, Duration::ZERO)?))
+    }
+
     /// Receives on `channel` until the reply to `msg_id` arrives (other messages are dropped).
     pub fn recv_reply(
         &self,

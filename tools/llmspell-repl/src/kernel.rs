@@ -1,0 +1,256 @@
+//! Finding, starting and stopping the kernel the REPL talks to.
+//!
+//! `--kernel ID|PATH` (or `LLMSPELL_KERNEL`) attaches to a running kernel: an id names
+//! `$LLMSPELL_HOME/kernels/kernel-<id>.json`, anything with a `/` or ending in `.json` is a
+//! connection file. A kernel whose PID file nobody locks is known dead: exit 69 at once.
+//!
+//! Without one, [`OwnKernel::start`] runs `llmspell-kerneld start` in the foreground (found next to
+//! this executable, else on `PATH`) with its connection and PID files in a private temp dir and
+//! its own process group, so a terminal's Ctrl-C reaches only the REPL. Dropping the
+//! [`OwnKernel`] stops it as jupyter_client does — `shutdown_request` on control, SIGTERM after
+//! 2.5 s, SIGKILL after 2.5 s more — so no path out of the REPL (error, signal, panic unwind)
+//! leaves a kernel behind.
+
+// The resolving half is the same as llmspell-tool's kernel.rs; it belongs in lib/ once a third
+// tool needs it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use llmspell_common::pidfile::{self, Liveness};
+use llmspell_common::{ExitCode, Home, KernelId};
+use llmspell_wire::{Channel, Client, ConnectionInfo};
+use serde_json::json;
+
+use crate::Failure;
+
+/// How long a kernel we started may take to write its connection file.
+const START_WAIT: Duration = Duration::from_secs(15);
+/// Each step of the stop sequence (shutdown_request, SIGTERM, SIGKILL) gets this long.
+const STOP_STEP: Duration = Duration::from_millis(2500);
+
+/// A kernel named on the command line.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// How messages name it: `kernel ID` or `kernel at PATH`.
+    pub label: String,
+    pub connection_file: PathBuf,
+}
+
+/// Finds the kernel `spec` names; a kernel that is certainly not running is exit 69 here.
+pub fn resolve(spec: &str, home: &Home) -> Result<Target, Failure> {
+    let unavailable = |msg: String| Failure::new(ExitCode::Unavailable, msg);
+    if spec.contains('/') || spec.ends_with(".json") {
+        let path = PathBuf::from(spec);
+        let label = format!("kernel at {spec}");
+        if !path.exists() {
+            return Err(unavailable(format!("no kernel: connection file {spec} does not exist")));
+        }
+        if let Some(pid_file) = sibling_pid_file(&path) {
+            refuse_dead(&label, &pid_file)?;
+        }
+        return Ok(Target { label, connection_file: path });
+    }
+    let id = KernelId::new(spec).map_err(|e| Failure::new(ExitCode::Usage, e.to_string()))?;
+    let path = home.connection_file(&id);
+    let label = format!("kernel {id}");
+    if !path.exists() {
+        return Err(unavailable(format!(
+            "no kernel {id}: {} does not exist \
+             (start one with `llmspell-kerneld start --daemon --id {id}`)",
+            path.display()
+        )));
+    }
+    refuse_dead(&label, &home.pid_file(&id))?;
+    Ok(Target { label, connection_file: path })
+}
+
+/// `DIR/kernel-ID.pid` for `DIR/kernel-ID.json`.
+fn sibling_pid_file(connection_file: &Path) -> Option<PathBuf> {
+    let name = connection_file.file_name()?.to_str()?;
+    let id = name.strip_prefix("kernel-")?.strip_suffix(".json")?;
+    Some(connection_file.with_file_name(format!("kernel-{id}.pid")))
+}
+
+/// Exit 69 when the PID file exists and nobody holds its lock: the kernel died.
+fn refuse_dead(label: &str, pid_file: &Path) -> Result<(), Failure> {
+    if let Ok(Liveness::Stale) = pidfile::probe(pid_file) {
+        return Err(Failure::new(
+            ExitCode::Unavailable,
+            format!("{label} is not running: nobody holds the lock of {}", pid_file.display()),
+        ));
+    }
+    Ok(())
+}
+
+/// A kernel this process started; dropping it stops it.
+#[derive(Debug)]
+pub struct OwnKernel {
+    child: Child,
+    connection_file: PathBuf,
+    // Removed on drop, after the kernel is gone.
+    _dir: tempfile::TempDir,
+}
+
+impl OwnKernel {
+    /// Starts `llmspell-kerneld` and waits until its connection file is written.
+    pub fn start() -> Result<OwnKernel, Failure> {
+        let unavailable = |msg: String| Failure::new(ExitCode::Unavailable, msg);
+        let dir = tempfile::Builder::new().prefix("llmspell-repl-").tempdir().map_err(|e| {
+            Failure::new(ExitCode::CantCreate, format!("cannot make a temp dir: {e}"))
+        })?;
+        let connection_file = dir.path().join("kernel.json");
+        let program = kerneld_program();
+        let child = {
+            use std::os::unix::process::CommandExt;
+            Command::new(&program)
+                .arg("start")
+                .arg("--connection-file")
+                .arg(&connection_file)
+                .arg("--pid-file")
+                .arg(dir.path().join("kernel.pid"))
+                .args(["--log-level", "error"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .map_err(|e| unavailable(format!("cannot run {}: {e}", program.display())))?
+        };
+        let mut own = OwnKernel { child, connection_file, _dir: dir };
+        let deadline = Instant::now() + START_WAIT;
+        loop {
+            if ConnectionInfo::read(&own.connection_file).is_ok() {
+                return Ok(own);
+            }
+            if let Ok(Some(status)) = own.child.try_wait() {
+                return Err(unavailable(format!("the kernel exited at start-up ({status})")));
+            }
+            if Instant::now() >= deadline {
+                return Err(unavailable(format!(
+                    "the kernel wrote no connection file within {} s",
+                    START_WAIT.as_secs()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn connection_file(&self) -> &Path {
+        &self.connection_file
+    }
+
+    /// The kernel's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What another thread needs to stop this kernel when the main thread cannot.
+    pub fn reaper(&self) -> Reaper {
+        Reaper { pid: self.child.id(), dir: self._dir.path().to_owned() }
+    }
+
+    /// Whether the kernel process has ended.
+    pub fn exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Asks the kernel to shut down, then signals it; returns once it is reaped.
+    fn stop(&mut self) {
+        if self.exited() {
+            return;
+        }
+        if let Ok(info) = ConnectionInfo::read(&self.connection_file)
+            && let Ok(client) = Client::connect(&info)
+        {
+            let _ = client.request(Channel::Control, "shutdown_request", json!({"restart": false}));
+            if self.wait(STOP_STEP) {
+                return;
+            }
+        }
+        for signal in [nix::sys::signal::SIGTERM, nix::sys::signal::SIGKILL] {
+            let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, signal);
+            if self.wait(STOP_STEP) {
+                return;
+            }
+        }
+    }
+
+    fn wait(&mut self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if self.exited() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+}
+
+/// Stops a kernel we started from a thread that does not own its [`Child`]: SIGTERM (the kernel
+/// shuts down gracefully), SIGKILL after 2.5 s, then removes the private directory.
+#[derive(Debug, Clone)]
+pub struct Reaper {
+    pid: u32,
+    dir: PathBuf,
+}
+
+impl Reaper {
+    pub fn stop(&self) {
+        use nix::sys::signal::{SIGKILL, SIGTERM, kill};
+        use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+        let pid = nix::unistd::Pid::from_raw(self.pid as i32);
+        let reaped =
+            || !matches!(waitpid(pid, Some(WaitPidFlag::WNOHANG)), Ok(WaitStatus::StillAlive));
+        'signals: for signal in [SIGTERM, SIGKILL] {
+            if kill(pid, signal).is_err() {
+                break;
+            }
+            let deadline = Instant::now() + STOP_STEP;
+            while Instant::now() < deadline {
+                if reaped() {
+                    break 'signals;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Drop for OwnKernel {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// `llmspell-kerneld` beside this executable, else the one on `PATH`.
+fn kerneld_program() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.join("llmspell-kerneld")))
+        .filter(|path| path.is_file())
+        .unwrap_or_else(|| PathBuf::from("llmspell-kerneld"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_and_dead_kernels_are_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path());
+        assert_eq!(resolve("work", &home).unwrap_err().code, ExitCode::Unavailable);
+        assert_eq!(resolve("./nowhere.json", &home).unwrap_err().code, ExitCode::Unavailable);
+        assert_eq!(resolve("Bad_Id", &home).unwrap_err().code, ExitCode::Usage);
+        std::fs::create_dir_all(home.kernels_dir()).unwrap();
+        let id = KernelId::new("work").unwrap();
+        std::fs::write(home.connection_file(&id), "{}").unwrap();
+        assert_eq!(resolve("work", &home).unwrap().label, "kernel work");
+        std::fs::write(home.pid_file(&id), "4242\n").unwrap();
+        assert!(resolve("work", &home).unwrap_err().message.contains("not running"));
+    }
+}
