@@ -177,7 +177,8 @@ impl Client {
     /// Receives the next message on `channel` within `timeout`.
     pub fn recv(&self, channel: Channel, timeout: Duration) -> Result<Message, WireError> {
         let socket = self.socket(channel);
-        if socket.poll(zmq::POLLIN, millis(timeout))? == 0 {
+        let mut items = [socket.as_poll_item(zmq::POLLIN)];
+        if poll(&mut items, timeout)? == 0 {
             return Err(WireError::Timeout(timeout));
         }
         let frames = socket.recv_multipart(0)?;
@@ -193,7 +194,7 @@ impl Client {
     ) -> Result<(Channel, Message), WireError> {
         let mut items: Vec<_> =
             channels.iter().map(|&c| self.socket(c).as_poll_item(zmq::POLLIN)).collect();
-        if zmq::poll(&mut items, millis(timeout))? == 0 {
+        if poll(&mut items, timeout)? == 0 {
             return Err(WireError::Timeout(timeout));
         }
         let ready = items.iter().position(|item| item.is_readable());
@@ -292,7 +293,7 @@ impl Client {
                 self.iopub.as_poll_item(zmq::POLLIN),
                 self.stdin.as_poll_item(zmq::POLLIN),
             ];
-            if zmq::poll(&mut items, millis(wait))? == 0 {
+            if poll(&mut items, wait)? == 0 {
                 return Err(WireError::Timeout(timeout));
             }
             let ready = [items[0].is_readable(), items[1].is_readable(), items[2].is_readable()];
@@ -333,7 +334,8 @@ impl Client {
         let start = Instant::now();
         let ping = b"ping";
         self.hb.send(&ping[..], 0)?;
-        if self.hb.poll(zmq::POLLIN, millis(timeout))? == 0 {
+        let mut items = [self.hb.as_poll_item(zmq::POLLIN)];
+        if poll(&mut items, timeout)? == 0 {
             let hb = self._ctx.socket(zmq::REQ)?;
             hb.set_linger(0)?;
             hb.connect(&info.endpoint(Channel::Heartbeat))?;
@@ -345,6 +347,19 @@ impl Client {
             return Err(WireError::Truncated { found: echo.len() });
         }
         Ok(start.elapsed())
+    }
+}
+
+/// `zmq::poll` that waits out signals: a signal handler running in this process (a client's
+/// Ctrl-C) makes poll fail with EINTR, which is not the socket's fault; poll again for the rest.
+fn poll(items: &mut [zmq::PollItem<'_>], timeout: Duration) -> Result<i32, zmq::Error> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match zmq::poll(items, millis(left)) {
+            Err(zmq::Error::EINTR) => continue,
+            other => return other,
+        }
     }
 }
 

@@ -1,113 +1,13 @@
-//! Batch mode end to end: the real `llmspell-repl` binary, its own kernels and daemon kernels
-//! from the `llmspell-kerneld` binary built beside it, each test in a temp `$LLMSPELL_HOME`
-//! (also the `TMPDIR` of the REPL, so its private kernel can be found by its command line).
+//! Batch mode end to end: pipes, files and -e through the real binary, with its own kernels and
+//! daemon kernels.
+
+mod harness;
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-fn binary() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_llmspell-repl"))
-}
-
-/// `llmspell-kerneld` from the same build (`cargo build -p llmspell-kerneld`).
-fn kerneld() -> PathBuf {
-    let path = binary().parent().unwrap().join("llmspell-kerneld");
-    assert!(path.exists(), "{} is missing: cargo build -p llmspell-kerneld", path.display());
-    path
-}
-
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-struct Home {
-    dir: tempfile::TempDir,
-    daemons: Vec<String>,
-}
-
-impl Home {
-    fn new() -> Home {
-        Home { dir: tempfile::tempdir().unwrap(), daemons: Vec::new() }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let _ = kerneld();
-        let mut cmd = Command::new(binary());
-        cmd.args(args)
-            .env("LLMSPELL_HOME", self.path())
-            .env("TMPDIR", self.path())
-            .env_remove("LLMSPELL_KERNEL")
-            .env_remove("LLMSPELL_LOG")
-            .current_dir(self.path());
-        cmd
-    }
-
-    /// Runs the REPL with `stdin` piped in.
-    fn run(&self, args: &[&str], stdin: &str) -> Run {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        Run {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    /// Starts `llmspell-kerneld start --daemon --id ID`; stopped when the home is dropped.
-    fn daemon(&mut self, id: &str) {
-        let out = Command::new(kerneld())
-            .args(["start", "--daemon", "--id", id])
-            .env("LLMSPELL_HOME", self.path())
-            .env_remove("LLMSPELL_LOG")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "the daemon did not start: {out:?}");
-        self.daemons.push(id.to_owned());
-    }
-
-    /// The pid of the kernel the REPL started (its connection file is under this home).
-    fn own_kernel_pid(&self) -> Option<u32> {
-        let needle = self.path().to_str().unwrap();
-        std::fs::read_dir("/proc").unwrap().flatten().find_map(|entry| {
-            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
-            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
-            let cmdline = String::from_utf8_lossy(&cmdline);
-            (cmdline.contains("llmspell-kerneld") && cmdline.contains(needle)).then_some(pid)
-        })
-    }
-}
-
-impl Drop for Home {
-    fn drop(&mut self) {
-        for id in &self.daemons {
-            let _ = Command::new(kerneld())
-                .args(["stop", "--timeout", "2", id])
-                .env("LLMSPELL_HOME", self.path())
-                .output();
-        }
-    }
-}
-
-/// Whether `pid` is still a live (not zombie) process.
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
-}
+use harness::{Home, Run, alive, wait};
 
 fn ok(run: &Run) -> &str {
     assert_eq!(run.code, Some(0), "expected success: {run:#?}");
@@ -213,17 +113,6 @@ fn the_own_kernel_is_gone_after_the_run_and_after_sigterm() {
         }
         assert!(!alive(pid), "kernel {pid} outlived the REPL ({signal:?})");
         assert_eq!(home.own_kernel_pid(), None);
-    }
-}
-
-fn wait(child: &mut Child, limit: Duration) -> Option<i32> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code();
-        }
-        assert!(Instant::now() < deadline, "the REPL did not exit");
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
