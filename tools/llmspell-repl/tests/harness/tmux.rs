@@ -30,7 +30,10 @@ impl Terminal {
     /// Like [`Terminal::start`], with extra environment variables.
     pub fn start_with_env(home: &Home, args: &[&str], env: &[(&str, &str)]) -> Terminal {
         let _ = kerneld();
-        let socket = home.path().join(format!("tmux-{}", std::process::id()));
+        // A socket of its own per terminal: a new server never meets a dying one.
+        static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let socket = home.path().join(format!("tmux-{n}"));
         let mut command = format!(
             "env -u LLMSPELL_KERNEL -u LLMSPELL_LOG LLMSPELL_HOME={home} TMPDIR={home}",
             home = quote(home.path().to_str().unwrap())
