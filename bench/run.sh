@@ -12,7 +12,8 @@
 # - Before that, bench/daemon_bench.py (daemon start/stop) and bench/tool_cli.py (llmspell-tool
 #   invoke as a whole process, in-process and --kernel) print their figures and rewrite
 #   docs/benchmarks-daemon.md and docs/benchmarks-cli.md; bench/tools.sh (tool_request round
-#   trips per second over ZeroMQ, and the Lua Tool.invoke loop) rewrites docs/benchmarks-tools.md.
+#   trips per second over ZeroMQ, and the Lua Tool.invoke loop) rewrites docs/benchmarks-tools.md,
+#   and bench/repl_bench.py (llmspell-repl against jupyter console) docs/benchmarks-repl.md.
 #
 # Usage: bench/run.sh [--runs N] [--startups N] [--kernels llmspell,ipykernel,...] [--no-write]
 set -euo pipefail
@@ -52,6 +53,15 @@ if command -v cargo >/dev/null && cargo build --release -p llmspell-tool -p llms
     python3 "$repo/bench/tool_cli.py" --bin-dir "$repo/target/release" || true
 else
     echo "bench/run.sh: could not build llmspell-tool; its benchmark is skipped" >&2
+fi
+
+# llmspell-repl keypress-to-result and Tab-to-completion latency in a pseudo-terminal, against
+# jupyter console on ipykernel from the venv (prints PASS/MISS, never fails).
+if command -v cargo >/dev/null && cargo build --release -p llmspell-repl -p llmspell-kerneld; then
+    python3 "$repo/bench/repl_bench.py" --bin-dir "$repo/target/release" \
+        --jupyter "$venv/bin/jupyter" || true
+else
+    echo "bench/run.sh: could not build llmspell-repl; its benchmark is skipped" >&2
 fi
 
 # tool_request round trips over ZeroMQ and the Lua Tool.invoke loop (Rust bench target; prints
