@@ -8,6 +8,9 @@
 //! | SIGHUP  | reopen the log file |
 //! | SIGUSR1 | reload config.toml (log level), log what changed |
 //! | SIGUSR2 | dump state as JSON to the log and `kernels/kernel-<id>.dump.json` |
+//!
+//! [`watch_parent`] adds Jupyter's `JPY_PARENT_PID`: a foreground kernel whose launcher died
+//! shuts down as on SIGTERM.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -143,4 +146,42 @@ fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// How often the parent watch looks.
+const PARENT_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Jupyter's `JPY_PARENT_PID` convention (jupyter_client sets it; ipykernel watches it): a
+/// kernel in the foreground whose launching process is gone shuts down as on SIGTERM, so a
+/// client killed with `kill -9` does not leave its kernel running. Gone means our parent process
+/// changed (we were reparented), or, when that pid was not our parent to begin with, that no
+/// process has it any more. Daemons ignore it: they have no parent to outlive.
+pub fn watch_parent(lifecycle: Sender<Lifecycle>, daemon: bool) {
+    let Some(watched) = std::env::var("JPY_PARENT_PID").ok().and_then(|v| v.trim().parse().ok())
+    else {
+        return;
+    };
+    if daemon || watched <= 1 {
+        return;
+    }
+    let watched = nix::unistd::Pid::from_raw(watched);
+    let direct = nix::unistd::getppid() == watched;
+    let spawned = std::thread::Builder::new().name("parent-watch".into()).spawn(move || {
+        loop {
+            std::thread::sleep(PARENT_POLL);
+            let gone = if direct {
+                nix::unistd::getppid() != watched
+            } else {
+                nix::sys::signal::kill(watched, None) == Err(nix::errno::Errno::ESRCH)
+            };
+            if gone {
+                tracing::warn!("parent process {watched} (JPY_PARENT_PID) is gone: shutting down");
+                let _ = lifecycle.send(Lifecycle::Terminate);
+                return;
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot watch the parent process {watched}: {e}");
+    }
 }

@@ -133,6 +133,7 @@ impl Setup {
             connection_file: self.plan.path.clone(),
             ports: info.ports(),
         })?;
+        signals::watch_parent(lifecycle_tx.clone(), self.args.daemon);
         let registry = Arc::new(Registry::builtin(self.tools));
         stats.set_tools(&registry);
         tracing::info!(

@@ -9,7 +9,8 @@
 //! its own process group, so a terminal's Ctrl-C reaches only the REPL. Dropping the
 //! [`OwnKernel`] stops it as jupyter_client does — `shutdown_request` on control, SIGTERM after
 //! 2.5 s, SIGKILL after 2.5 s more — so no path out of the REPL (error, signal, panic unwind)
-//! leaves a kernel behind.
+//! leaves a kernel behind. For the one path that runs no code of ours (SIGKILL) the kernel gets
+//! `JPY_PARENT_PID` and shuts itself down when the REPL is gone.
 
 // The resolving half is the same as llmspell-tool's kernel.rs; it belongs in lib/ once a third
 // tool needs it.
@@ -111,6 +112,8 @@ impl OwnKernel {
                 .arg("--pid-file")
                 .arg(dir.path().join("kernel.pid"))
                 .args(["--log-level", "error"])
+                // Jupyter's convention: the kernel shuts down if we die, even by SIGKILL.
+                .env("JPY_PARENT_PID", std::process::id().to_string())
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .process_group(0)

@@ -262,6 +262,22 @@ fn sigterm_at_the_prompt_and_a_closed_terminal_leave_no_kernel() {
 }
 
 #[test]
+fn kill_9_loses_no_history_and_the_kernel_follows_the_repl() {
+    let home = Home::new();
+    let t = Terminal::start(&home, &[]);
+    let kernel = home.own_kernel_pid().expect("the REPL's kernel runs");
+    t.enter("crashed = 'no line lost'");
+    t.wait_for("> crashed = 'no line lost'\n>");
+    let repl = nix::unistd::Pid::from_raw(t.repl_pid() as i32);
+    nix::sys::signal::kill(repl, nix::sys::signal::SIGKILL).unwrap();
+    assert_eq!(t.exit_status(), 137);
+    let history = std::fs::read_to_string(home.path().join("history")).unwrap();
+    assert_eq!(history, "crashed = 'no line lost'\n");
+    // Nothing of the REPL ran to stop it: the kernel saw JPY_PARENT_PID's process go.
+    assert!(gone(kernel), "kernel {kernel} outlived a SIGKILLed REPL");
+}
+
+#[test]
 fn sigterm_while_a_cell_runs_leaves_no_kernel() {
     let home = Home::new();
     let t = Terminal::start(&home, &[]);
