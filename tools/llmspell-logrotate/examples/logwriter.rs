@@ -3,10 +3,11 @@
 //!
 //! `logwriter PATH COUNT [--pause-every N] [--pause-us U] [--no-append] [--no-reopen]`
 //! prints `ready` once SIGHUP is handled and the file is open, then `done N` after the last
-//! line. `--no-append` opens without O_APPEND (the writer copytruncate must refuse).
+//! line, and goes on reopening on SIGHUP until its stdin is closed. `--no-append` opens without
+//! O_APPEND (the writer copytruncate must refuse).
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -51,4 +52,19 @@ fn main() {
         }
     }
     println!("done {count}");
+    std::io::stdout().flush().expect("stdout");
+    let stop = Arc::new(AtomicBool::new(false));
+    let eof = Arc::clone(&stop);
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 64];
+        while matches!(std::io::stdin().read(&mut buffer), Ok(n) if n > 0) {}
+        eof.store(true, Ordering::SeqCst);
+    });
+    while !stop.load(Ordering::SeqCst) {
+        if reopen && hup.swap(false, Ordering::SeqCst) {
+            file = open(&path, append);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    drop(file);
 }
