@@ -12,7 +12,8 @@
 # - Before that, bench/daemon_bench.py (daemon start/stop) and bench/tool_cli.py (llmspell-tool
 #   invoke as a whole process, in-process and --kernel) print their figures and rewrite
 #   docs/benchmarks-daemon.md and docs/benchmarks-cli.md; bench/tools.sh (tool_request round
-#   trips per second over ZeroMQ, and the Lua Tool.invoke loop) rewrites docs/benchmarks-tools.md.
+#   trips per second over ZeroMQ, and the Lua Tool.invoke loop) rewrites docs/benchmarks-tools.md;
+#   bench/logrotate.sh (rotation and gzip figures) rewrites docs/benchmarks-logrotate.md.
 #
 # Usage: bench/run.sh [--runs N] [--startups N] [--kernels llmspell,ipykernel,...] [--no-write]
 set -euo pipefail
@@ -57,5 +58,9 @@ fi
 # tool_request round trips over ZeroMQ and the Lua Tool.invoke loop (Rust bench target; prints
 # PASS/MISS, never fails); see bench/tools.sh.
 "$repo/bench/tools.sh" || echo "bench/run.sh: the tool round-trip benchmark could not run" >&2
+
+# llmspell-logrotate: a 1 GiB rotation (a rename) against copy-based rotation, and gzip
+# throughput against gzip -6 (stdlib only; prints PASS/MISS, never fails); see bench/logrotate.sh.
+"$repo/bench/logrotate.sh" || echo "bench/run.sh: the logrotate benchmark could not run" >&2
 
 exec "$venv/bin/python" "$repo/bench/kernel_bench.py" "$@"
