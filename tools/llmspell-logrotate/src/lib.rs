@@ -21,7 +21,7 @@ pub mod rotate;
 pub mod state;
 pub mod writers;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Parser;
 use llmspell_common::{ExitCode, Home};
@@ -129,8 +129,10 @@ fn plan(cli: &Cli) -> Result<Vec<(PathBuf, Policy)>, Failure> {
             return Err(Failure::new(code, format!("cannot read config {}: {e}", path.display())));
         }
         let mut config = config::load(path).map_err(|e| Failure::new(ExitCode::Config, e))?;
-        let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let base = cwd.join(base);
+        let base = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            Some(dir) => cwd.join(dir),
+            None => cwd.clone(),
+        };
         for (_, options) in config.globs.iter_mut() {
             if let Some(pid_file) = &options.pid_file {
                 options.pid_file = Some(config::expand(pid_file, &base).display().to_string());

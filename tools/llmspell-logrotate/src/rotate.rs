@@ -199,11 +199,13 @@ fn rename(
     run.say(format!("rotated {} -> {}", shown.0, shown.1));
     failpoint("renamed");
     after_rename(run, log, id, policy)?;
+    // Saved with the rest of this log's changes at the end of `process` (one fsync pair
+    // fewer); killed before that, the next run only signals the writer once more.
     let now = run.unix_now();
     let entry = run.state.log(key);
     entry.pending = None;
     entry.last_rotation = Some(now);
-    run.state.save()
+    Ok(())
 }
 
 /// After the rename: the new log (--create), then the writer's reopen (--signal).

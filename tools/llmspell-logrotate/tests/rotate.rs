@@ -62,7 +62,8 @@ fn copytruncate_with_an_o_append_writer_never_doubles_a_line_nor_writes_nuls() {
 #[test]
 fn copytruncate_refuses_a_writer_without_o_append() {
     let home = Home::new();
-    let writer = home.writer("app.log", 10, 0, 0, &["--no-append"]);
+    let mut writer = home.writer("app.log", 10, 0, 0, &["--no-append"]);
+    writer.wait_done();
     let before = std::fs::read(home.file("app.log")).unwrap();
     let run = home.run(&["--copytruncate", "app.log"]);
     let line = run.fails(78);
