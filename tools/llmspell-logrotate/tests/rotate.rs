@@ -41,6 +41,29 @@ fn forty_rotations_while_a_writer_writes_lose_and_double_no_line() {
 }
 
 #[test]
+fn a_rotation_a_writer_still_has_open_is_neither_compressed_nor_deleted() {
+    let home = Home::new();
+    let count = 20_000;
+    // This writer ignores SIGHUP: it keeps writing into the renamed file.
+    let mut writer = home.writer("app.log", count, 1_000, 10_000, &["--no-reopen"]);
+    let args = ["--compress", "--pid-file", "app.log.pid", "--reopen-timeout", "300ms"];
+    let run = home.run(&[&args[..], &["app.log"]].concat());
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(run.stderr.contains("still has the rotated file open"), "{run:?}");
+    assert!(home.file("app.log.1").exists() && !home.file("app.log.1.gz").exists());
+    let run = home.run(&["--compress", "--keep", "0", "--missing-ok", "-v", "app.log"]);
+    assert!(run.ok().contains("has it open"), "{run:?}");
+    assert!(home.file("app.log.1").exists());
+    writer.wait_done();
+    writer.finish();
+    // Closed now: compressed (and with --keep 0 it would go).
+    home.run(&["--compress", "--missing-ok", "app.log"]).ok();
+    let (missing, doubled) = tally(&home.all_lines("app.log"), count);
+    assert_eq!((missing.len(), doubled.len()), (0, 0), "missing {missing:?}, doubled {doubled:?}");
+    assert!(home.file("app.log.1.gz").exists());
+}
+
+#[test]
 fn copytruncate_with_an_o_append_writer_never_doubles_a_line_nor_writes_nuls() {
     let home = Home::new();
     let count = 100_000;
