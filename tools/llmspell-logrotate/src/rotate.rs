@@ -105,10 +105,12 @@ pub fn process(run: &mut Run, log: &Path, policy: &Policy) -> Result<(), Failure
             }
         }
     }
-    crate::maintain::compress(run, log, &key, policy)?;
-    crate::maintain::retain(run, log, &key, policy)?;
-    crate::maintain::forget_gone(run, log, &key, policy)?;
-    run.state.save()
+    let tidied = crate::maintain::compress(run, log, &key, policy)
+        .and_then(|()| crate::maintain::retain(run, log, &key, policy))
+        .and_then(|()| crate::maintain::forget_gone(run, log, &key, policy));
+    // The rotation's own outcome is saved even when tidying up failed.
+    let saved = run.state.save();
+    tidied.and(saved)
 }
 
 /// Whether `log` should be rotated now.
