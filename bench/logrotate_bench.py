@@ -130,6 +130,8 @@ def main():
     tool = os.path.join(args.bin_dir, "llmspell-logrotate")
     if not os.access(tool, os.X_OK):
         sys.exit(f"logrotate_bench: {tool} is missing (build it with cargo build --release)")
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[0]
     work = tempfile.mkdtemp(prefix="llmspell-logrotate-bench-", dir="/tmp")
     try:
         log = os.path.join(work, "big.log")
@@ -160,6 +162,7 @@ def main():
     rows.append(("llmspell-logrotate gzip vs gzip -6", f"{gzip_s / ours_s:.2f}x",
                  "above 1: faster than gzip"))
 
+    print(f"load average (1 min) at the start: {load}")
     width = max(len(r[0]) for r in rows)
     for what, value, note in rows:
         print(f"{what:<{width}}  {value:>12}  {note}")
@@ -170,7 +173,7 @@ def main():
             "",
             "Measured by `bench/logrotate.sh` (bench/logrotate_bench.py) on a shared 2-core VM, "
             "release build, files under /tmp (warm page cache). Regenerate with "
-            "`bench/logrotate.sh`.",
+            f"`bench/logrotate.sh`. Load average (1 min) when it started: {load}.",
             "",
             "| what | figure | note |",
             "|---|---|---|",
@@ -181,8 +184,9 @@ def main():
             "The rotation is a rename, so its cost does not depend on the log's size; the "
             "copy-based rotations copy every byte (and lose the lines appended during the "
             "copy's last moments, see llmspell-logrotate(8)). The process time includes "
-            "start-up, taking the state lock and two fsynced state writes (file and directory each); on
-a loaded shared VM those, not the rename, are what varies from run to run.",
+            "start-up, taking the state lock and two fsynced state writes (file and "
+            "directory each); on a loaded shared VM those, not the rename, are what varies "
+            "from run to run.",
             "",
         ]
         with open(os.path.join(REPO, "docs", "benchmarks-logrotate.md"), "w") as f:
