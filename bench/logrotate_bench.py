@@ -184,9 +184,9 @@ def main():
             "The rotation is a rename, so its cost does not depend on the log's size; the "
             "copy-based rotations copy every byte (and lose the lines appended during the "
             "copy's last moments, see llmspell-logrotate(8)). The process time includes "
-            "start-up, taking the state lock and two fsynced state writes (file and "
-            "directory each); on a loaded shared VM those, not the rename, are what varies "
-            "from run to run.",
+            "start-up, taking the state lock, an unsynced and a fsynced state write (file "
+            "and directory); on a loaded shared VM the fsyncs, not the rename, are what "
+            "varies from run to run.",
             "",
         ]
         with open(os.path.join(REPO, "docs", "benchmarks-logrotate.md"), "w") as f:

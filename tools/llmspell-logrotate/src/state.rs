@@ -4,7 +4,8 @@
 //! Guarantees: one instance at a time — `STATE.lock` is a flock-held PID file for the whole
 //! run, and a second instance fails at once with exit 75 naming the holder's PID. The state is
 //! JSON written to a temporary file, fsynced, renamed over the old one, and the directory
-//! fsynced: after a crash it is the old state or the new one, never a mix. Every step that
+//! fsynced: after a crash it is the old state or the new one, never a mix. (One record, the
+//! rename step's, skips the fsyncs: see [`StateFile::save_unsynced`].) Every step that
 //! could be interrupted records what it is about to do *before* doing it, so the next run can
 //! finish or undo it ([`crate::rotate`]). A dry run neither locks nor writes.
 
@@ -107,6 +108,18 @@ impl StateFile {
 
     /// Writes the state atomically: temp file, fsync, rename, fsync of the directory.
     pub fn save(&self) -> Result<(), Failure> {
+        self.write(true)
+    }
+
+    /// Writes the state atomically (temp file, rename) without waiting for the disk: enough
+    /// against the process being killed, whose writes the page cache keeps. Only for records
+    /// whose loss in a power cut makes the next run more careful, not wrong (see
+    /// `rotate::rename`).
+    pub fn save_unsynced(&self) -> Result<(), Failure> {
+        self.write(false)
+    }
+
+    fn write(&self, durable: bool) -> Result<(), Failure> {
         if self.dry_run {
             return Ok(());
         }
@@ -120,9 +133,14 @@ impl StateFile {
         text.push(b'\n');
         let mut file = File::create(&temp).map_err(fail)?;
         file.write_all(&text).map_err(fail)?;
-        file.sync_all().map_err(fail)?;
+        if durable {
+            file.sync_all().map_err(fail)?;
+        }
         std::fs::rename(&temp, &self.path).map_err(fail)?;
-        sync_dir(&self.path).map_err(fail)
+        if durable {
+            sync_dir(&self.path).map_err(fail)?;
+        }
+        Ok(())
     }
 }
 
