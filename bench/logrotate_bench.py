@@ -63,6 +63,24 @@ def bench_startup(tool, runs):
     return statistics.median(timed([tool, "--version"]) for _ in range(runs))
 
 
+def bench_fsync(work, runs):
+    """One small file write + fsync + directory fsync, as the tool's state save does."""
+    times = []
+    path = os.path.join(work, "fsync.probe")
+    for _ in range(runs):
+        start = time.perf_counter()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.write(fd, b"{}\n" * 100)
+        os.fsync(fd)
+        os.close(fd)
+        dfd = os.open(work, os.O_RDONLY)
+        os.fsync(dfd)
+        os.close(dfd)
+        times.append(time.perf_counter() - start)
+    os.remove(path)
+    return statistics.median(times)
+
+
 def bench_rename(tool, work, log, runs):
     state = os.path.join(work, "rename.state")
     times = []
@@ -138,6 +156,7 @@ def main():
         make_log(log, args.size_mib)
         rename_s = bench_rename(tool, work, log, args.runs)
         startup_s = bench_startup(tool, args.runs)
+        fsync_s = bench_fsync(work, args.runs)
         copies = bench_copy(tool, work, log)
         os.remove(log)
         gzip_s, gzip_size, ours_s, ours_size = bench_gzip(tool, work, args.gzip_mib)
@@ -150,6 +169,8 @@ def main():
          f"{args.runs})", f"{rename_s * 1000:.1f} ms", f"target <= 10 ms: {verdict}"),
         ("the same process doing nothing (--version), for scale", f"{startup_s * 1000:.1f} ms",
          "start-up on this machine at that moment"),
+        ("one small write + fsync + directory fsync in the same place, for scale",
+         f"{fsync_s * 1000:.1f} ms", "the rotation does one such pair plus the lock file's fsync"),
     ]
     for name, secs in copies:
         rows.append((f"{name}, same file", f"{secs * 1000:.0f} ms",
