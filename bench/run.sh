@@ -13,7 +13,8 @@
 #   invoke as a whole process, in-process and --kernel) print their figures and rewrite
 #   docs/benchmarks-daemon.md and docs/benchmarks-cli.md; bench/tools.sh (tool_request round
 #   trips per second over ZeroMQ, and the Lua Tool.invoke loop) rewrites docs/benchmarks-tools.md,
-#   and bench/repl_bench.py (llmspell-repl against jupyter console) docs/benchmarks-repl.md.
+#   bench/repl_bench.py (llmspell-repl against jupyter console) docs/benchmarks-repl.md;
+#   bench/logrotate.sh (rotation and gzip figures) rewrites docs/benchmarks-logrotate.md.
 #
 # Usage: bench/run.sh [--runs N] [--startups N] [--kernels llmspell,ipykernel,...] [--no-write]
 set -euo pipefail
@@ -67,5 +68,9 @@ fi
 # tool_request round trips over ZeroMQ and the Lua Tool.invoke loop (Rust bench target; prints
 # PASS/MISS, never fails); see bench/tools.sh.
 "$repo/bench/tools.sh" || echo "bench/run.sh: the tool round-trip benchmark could not run" >&2
+
+# llmspell-logrotate: a 1 GiB rotation (a rename) against copy-based rotation, and gzip
+# throughput against gzip -6 (stdlib only; prints PASS/MISS, never fails); see bench/logrotate.sh.
+"$repo/bench/logrotate.sh" || echo "bench/run.sh: the logrotate benchmark could not run" >&2
 
 exec "$venv/bin/python" "$repo/bench/kernel_bench.py" "$@"
