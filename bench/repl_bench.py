@@ -46,6 +46,8 @@ DOC = REPO / "docs" / "benchmarks-repl.md"
 TARGET_RESULT_MS = 5.0
 TARGET_COMPLETE_MS = 20.0
 CPR_QUERY = b"\x1b[6n"
+# Terminal control sequences (CSI ... final byte, and ESC 7 / ESC 8), dropped before matching.
+ESCAPES = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[78=>]")
 
 
 class Pty:
@@ -76,7 +78,7 @@ class Pty:
     def wait_for(self, pattern: bytes, since: int, timeout: float = 30.0) -> float:
         """Reads until `pattern` is in the output after offset `since`; returns the time then."""
         deadline = time.perf_counter() + timeout
-        while pattern not in self.out[since:]:
+        while pattern not in ESCAPES.sub(b"", self.out[since:]):
             if time.perf_counter() > deadline:
                 tail = self.out[-400:].decode(errors="replace")
                 raise TimeoutError(f"no {pattern!r} within {timeout} s; screen tail: {tail!r}")
@@ -183,7 +185,7 @@ def run_jupyter_console(jupyter: str, runs: int) -> dict:
         out["result"] = measure(term, b"In [", b"1+1\r", b"Out[", runs)
     finally:
         term.close()
-    term = Pty([jupyter, "console", "--kernel", "python3"], env)
+    term = Pty([jupyter, "console", "--kernel", "python3", "--ZMQCompleter.timeout=60"], env)
     try:
         term.wait_for(b"In [", 0, timeout=120)
         term.settle(0.5)
