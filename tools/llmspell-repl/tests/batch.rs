@@ -59,6 +59,22 @@ fn results_and_stderr_go_where_they_belong() {
 }
 
 #[test]
+fn display_and_page_show_their_text() {
+    let home = Home::new();
+    let script =
+        "display({['text/plain'] = 'shown', ['text/html'] = '<b>not</b>'})\npage('paged')\n";
+    assert_eq!(ok(&home.run(&[], script)), "shown\npaged\n");
+}
+
+#[test]
+fn input_in_batch_mode_is_an_error_not_a_hang() {
+    let home = Home::new();
+    let run = home.run(&[], "x = input('? ')\n");
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert!(!run.stderr.is_empty(), "{run:#?}");
+}
+
+#[test]
 fn a_lua_error_stops_the_run_with_exit_1_unless_keep_going() {
     let home = Home::new();
     let script = "print('a')\nerror('boom')\nprint('b')\n";
