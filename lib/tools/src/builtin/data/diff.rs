@@ -1,6 +1,8 @@
 //! diff_calculator: unified line diffs of texts or files (similar), and structural diffs of
 //! JSON values as JSON-pointer changes.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value, json};
 use similar::{Algorithm, ChangeTag, TextDiff, WhitespaceMode};
 
@@ -121,12 +123,14 @@ fn run(p: &Params, cx: &Context) -> Result<Value, ToolError> {
 }
 
 /// One side: the inline value `key`, or the file `key_path`; exactly one of them.
-enum Side {
-    Inline(Value),
+/// One side of a diff: borrowed from the parameters (a JSON value can be large: copying it would
+/// be work the cancel flag cannot stop), or read from a file.
+enum Side<'a> {
+    Inline(&'a Value),
     File(String, String),
 }
 
-fn side(p: &Params, cx: &Context, key: &str) -> Result<Side, ToolError> {
+fn side<'a>(p: &'a Params, cx: &Context, key: &str) -> Result<Side<'a>, ToolError> {
     let path_key = format!("{key}_path");
     // `null` is a JSON value to compare, so presence is by key.
     let inline = p.as_map().get(key);
@@ -134,7 +138,7 @@ fn side(p: &Params, cx: &Context, key: &str) -> Result<Side, ToolError> {
         (Some(_), Some(_)) => {
             Err(ToolError::validation(format!("give either \"{key}\" or \"{path_key}\", not both")))
         }
-        (Some(v), None) => Ok(Side::Inline(v.clone())),
+        (Some(v), None) => Ok(Side::Inline(v)),
         (None, Some(path)) => {
             Ok(Side::File(path.to_owned(), read_text_file(cx, &path_key, path, MAX_DIFF_FILE)?))
         }
@@ -148,7 +152,7 @@ fn text_diff(p: &Params, cx: &Context) -> Result<Value, ToolError> {
     let text = |key: &str| -> Result<(String, String), ToolError> {
         match side(p, cx, key)? {
             Side::File(path, text) => Ok((path, text)),
-            Side::Inline(Value::String(s)) => Ok((key.to_owned(), s)),
+            Side::Inline(Value::String(s)) => Ok((key.to_owned(), s.clone())),
             Side::Inline(other) => Err(ToolError::validation(format!(
                 "parameter \"{key}\" must be a string for operation text, not {}",
                 kind(&other)
@@ -212,10 +216,10 @@ fn kind(v: &Value) -> &'static str {
 }
 
 fn json_diff(p: &Params, cx: &Context) -> Result<Value, ToolError> {
-    let value = |key: &str| -> Result<Value, ToolError> {
+    let value = |key: &str| -> Result<Cow<'_, Value>, ToolError> {
         match side(p, cx, key)? {
-            Side::Inline(v) => Ok(v),
-            Side::File(path, text) => serde_json::from_str(&text).map_err(|e| {
+            Side::Inline(v) => Ok(Cow::Borrowed(v)),
+            Side::File(path, text) => serde_json::from_str(&text).map(Cow::Owned).map_err(|e| {
                 ToolError::validation(format!(
                     "parameter \"{key}_path\": {path} is not valid JSON: {e}"
                 ))
