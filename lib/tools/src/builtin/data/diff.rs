@@ -155,7 +155,7 @@ fn text_diff(p: &Params, cx: &Context) -> Result<Value, ToolError> {
             Side::Inline(Value::String(s)) => Ok((key.to_owned(), s.clone())),
             Side::Inline(other) => Err(ToolError::validation(format!(
                 "parameter \"{key}\" must be a string for operation text, not {}",
-                kind(&other)
+                kind(other)
             ))),
         }
     };
