@@ -81,8 +81,9 @@ impl PidFile {
                 continue;
             }
             file.set_len(0).map_err(io)?;
+            // No fsync: the lock, not the text, proves liveness, and the text matters only while
+            // this process lives — after a crash nobody holds the lock and the file is stale.
             file.write_all(format!("{}\n", std::process::id()).as_bytes()).map_err(io)?;
-            file.sync_all().map_err(io)?;
             return Ok(PidFile { file, path: path.to_owned() });
         }
     }
@@ -95,8 +96,7 @@ impl PidFile {
     pub fn update_pid(&mut self) -> std::io::Result<()> {
         self.file.set_len(0)?;
         self.file.rewind()?;
-        self.file.write_all(format!("{}\n", std::process::id()).as_bytes())?;
-        self.file.sync_all()
+        self.file.write_all(format!("{}\n", std::process::id()).as_bytes())
     }
 }
 
