@@ -123,12 +123,19 @@ pub fn run(repl: &mut Repl, line: &str) -> Result<Flow, Failure> {
     };
     match done {
         Ok(()) => Ok(Flow::Continue),
-        // The user's mistake: say so and carry on.
-        Err(f) if matches!(f.code, ExitCode::Usage | ExitCode::NoInput | ExitCode::DataErr) => {
-            repl.printer.problem(&f.message)?;
-            Ok(Flow::Continue)
-        }
-        Err(f) if matches!(f.code, ExitCode::CantCreate | ExitCode::IoErr | ExitCode::NoPerm) => {
+        // The user's mistake (a bad argument, a file that cannot be read or written): say so
+        // and carry on. Anything else (a lost kernel) ends the session.
+        Err(f)
+            if matches!(
+                f.code,
+                ExitCode::Usage
+                    | ExitCode::NoInput
+                    | ExitCode::DataErr
+                    | ExitCode::CantCreate
+                    | ExitCode::IoErr
+                    | ExitCode::NoPerm
+            ) =>
+        {
             repl.printer.problem(&f.message)?;
             Ok(Flow::Continue)
         }
