@@ -12,15 +12,11 @@
 //! leaves a kernel behind. For the one path that runs no code of ours (SIGKILL) the kernel gets
 //! `JPY_PARENT_PID` and shuts itself down when the REPL is gone.
 
-// The resolving half is the same as llmspell-tool's kernel.rs; it belongs in lib/ once a third
-// tool needs it.
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use llmspell_common::pidfile::{self, Liveness};
-use llmspell_common::{ExitCode, Home, KernelId};
+use llmspell_common::{ExitCode, HasExitCode, Home};
 use llmspell_wire::{Channel, Client, ConnectionInfo};
 use serde_json::json;
 
@@ -31,58 +27,13 @@ const START_WAIT: Duration = Duration::from_secs(15);
 /// Each step of the stop sequence (shutdown_request, SIGTERM, SIGKILL) gets this long.
 const STOP_STEP: Duration = Duration::from_millis(2500);
 
-/// A kernel named on the command line.
-#[derive(Debug, Clone)]
-pub struct Target {
-    /// How messages name it: `kernel ID` or `kernel at PATH`.
-    pub label: String,
-    pub connection_file: PathBuf,
-}
+/// A kernel named on the command line (`--kernel ID|PATH`).
+pub use llmspell_common::KernelRef as Target;
 
-/// Finds the kernel `spec` names; a kernel that is certainly not running is exit 69 here.
+/// Finds the kernel `spec` names; one that is certainly not running is exit 69 here.
 pub fn resolve(spec: &str, home: &Home) -> Result<Target, Failure> {
-    let unavailable = |msg: String| Failure::new(ExitCode::Unavailable, msg);
-    if spec.contains('/') || spec.ends_with(".json") {
-        let path = PathBuf::from(spec);
-        let label = format!("kernel at {spec}");
-        if !path.exists() {
-            return Err(unavailable(format!("no kernel: connection file {spec} does not exist")));
-        }
-        if let Some(pid_file) = sibling_pid_file(&path) {
-            refuse_dead(&label, &pid_file)?;
-        }
-        return Ok(Target { label, connection_file: path });
-    }
-    let id = KernelId::new(spec).map_err(|e| Failure::new(ExitCode::Usage, e.to_string()))?;
-    let path = home.connection_file(&id);
-    let label = format!("kernel {id}");
-    if !path.exists() {
-        return Err(unavailable(format!(
-            "no kernel {id}: {} does not exist \
-             (start one with `llmspell-kerneld start --daemon --id {id}`)",
-            path.display()
-        )));
-    }
-    refuse_dead(&label, &home.pid_file(&id))?;
-    Ok(Target { label, connection_file: path })
-}
-
-/// `DIR/kernel-ID.pid` for `DIR/kernel-ID.json`.
-fn sibling_pid_file(connection_file: &Path) -> Option<PathBuf> {
-    let name = connection_file.file_name()?.to_str()?;
-    let id = name.strip_prefix("kernel-")?.strip_suffix(".json")?;
-    Some(connection_file.with_file_name(format!("kernel-{id}.pid")))
-}
-
-/// Exit 69 when the PID file exists and nobody holds its lock: the kernel died.
-fn refuse_dead(label: &str, pid_file: &Path) -> Result<(), Failure> {
-    if let Ok(Liveness::Stale) = pidfile::probe(pid_file) {
-        return Err(Failure::new(
-            ExitCode::Unavailable,
-            format!("{label} is not running: nobody holds the lock of {}", pid_file.display()),
-        ));
-    }
-    Ok(())
+    llmspell_common::kernel_ref::resolve(spec, home)
+        .map_err(|e| Failure::new(e.exit_code(), e.to_string()))
 }
 
 /// A kernel this process started; dropping it stops it.
@@ -236,24 +187,4 @@ fn kerneld_program() -> PathBuf {
         .and_then(|exe| Some(exe.parent()?.join("llmspell-kerneld")))
         .filter(|path| path.is_file())
         .unwrap_or_else(|| PathBuf::from("llmspell-kerneld"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn missing_and_dead_kernels_are_unavailable() {
-        let dir = tempfile::tempdir().unwrap();
-        let home = Home::at(dir.path());
-        assert_eq!(resolve("work", &home).unwrap_err().code, ExitCode::Unavailable);
-        assert_eq!(resolve("./nowhere.json", &home).unwrap_err().code, ExitCode::Unavailable);
-        assert_eq!(resolve("Bad_Id", &home).unwrap_err().code, ExitCode::Usage);
-        std::fs::create_dir_all(home.kernels_dir()).unwrap();
-        let id = KernelId::new("work").unwrap();
-        std::fs::write(home.connection_file(&id), "{}").unwrap();
-        assert_eq!(resolve("work", &home).unwrap().label, "kernel work");
-        std::fs::write(home.pid_file(&id), "4242\n").unwrap();
-        assert!(resolve("work", &home).unwrap_err().message.contains("not running"));
-    }
 }

@@ -9,11 +9,9 @@
 //! heartbeats but not the request is given up after the wait the caller allows (exit 69).
 //! A reply whose signature does not verify, or which is not a `tool_reply`, is exit 76.
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use llmspell_common::pidfile::{self, Liveness};
-use llmspell_common::{ExitCode, HasExitCode, Home, KernelId};
+use llmspell_common::{ExitCode, HasExitCode, Home};
 use llmspell_wire::{Channel, Client, ConnectionInfo, WireError};
 use serde_json::Value;
 
@@ -22,63 +20,13 @@ use crate::Failure;
 /// How long a quiet shell may be before the heartbeat is asked, and how long that may take.
 const HEARTBEAT_AFTER: Duration = Duration::from_secs(1);
 
-/// A kernel named on the command line.
-#[derive(Debug, Clone)]
-pub struct Target {
-    /// How messages name it: `kernel ID` or `kernel at PATH`.
-    pub label: String,
-    pub connection_file: PathBuf,
-}
+/// A kernel named on the command line (`--kernel ID|PATH`).
+pub use llmspell_common::KernelRef as Target;
 
-/// Finds the kernel `spec` names; a kernel that is certainly not running is exit 69 here.
+/// Finds the kernel `spec` names; one that is certainly not running is exit 69 here.
 pub fn resolve(spec: &str, home: &Home) -> Result<Target, Failure> {
-    let unavailable = |msg: String| Failure::new(ExitCode::Unavailable, msg);
-    if spec.contains('/') || spec.ends_with(".json") {
-        let path = PathBuf::from(spec);
-        let label = format!("kernel at {spec}");
-        if !path.exists() {
-            return Err(unavailable(format!("no kernel: connection file {spec} does not exist")));
-        }
-        // A connection file the kernel wrote itself has its PID file beside it.
-        if let Some(pid_file) = sibling_pid_file(&path) {
-            refuse_dead(&label, &pid_file)?;
-        }
-        return Ok(Target { label, connection_file: path });
-    }
-    let id = KernelId::new(spec).map_err(|e| Failure::new(ExitCode::Usage, e.to_string()))?;
-    let path = home.connection_file(&id);
-    let label = format!("kernel {id}");
-    if !path.exists() {
-        return Err(unavailable(format!(
-            "no kernel {id}: {} does not exist \
-             (start one with `llmspell-kerneld start --daemon --id {id}`)",
-            path.display()
-        )));
-    }
-    refuse_dead(&label, &home.pid_file(&id))?;
-    Ok(Target { label, connection_file: path })
-}
-
-/// `DIR/kernel-ID.pid` for `DIR/kernel-ID.json`.
-fn sibling_pid_file(connection_file: &Path) -> Option<PathBuf> {
-    let name = connection_file.file_name()?.to_str()?;
-    let id = name.strip_prefix("kernel-")?.strip_suffix(".json")?;
-    Some(connection_file.with_file_name(format!("kernel-{id}.pid")))
-}
-
-/// Exit 69 when the PID file exists and nobody holds its lock: the kernel died.
-fn refuse_dead(label: &str, pid_file: &Path) -> Result<(), Failure> {
-    if let Ok(Liveness::Stale) = pidfile::probe(pid_file) {
-        return Err(Failure::new(
-            ExitCode::Unavailable,
-            format!(
-                "{label} is not running: nobody holds the lock of {} (files left by a kernel that \
-                 died; `llmspell-kerneld stop` removes them)",
-                pid_file.display()
-            ),
-        ));
-    }
-    Ok(())
+    llmspell_common::kernel_ref::resolve(spec, home)
+        .map_err(|e| Failure::new(e.exit_code(), e.to_string()))
 }
 
 /// Sends `request` as a `tool_request` and returns the `tool_reply` content, waiting at most
@@ -139,6 +87,7 @@ pub fn ask(target: &Target, request: &Value, wait: Duration) -> Result<Value, Fa
 #[cfg(test)]
 mod tests {
     use super::*;
+    use llmspell_common::KernelId;
 
     #[test]
     fn ids_and_paths_resolve_and_missing_ones_are_unavailable() {
