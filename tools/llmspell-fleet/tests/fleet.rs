@@ -247,3 +247,47 @@ fn kernels_the_fleet_did_not_start_are_listed_but_not_registered() {
     // connect works for it too (the file llmspell-kerneld uses for that id).
     assert!(home.fleet(&["connect", "by-hand"]).ok().trim().ends_with("kernel-by-hand.json"));
 }
+
+#[test]
+fn stop_by_tag_stops_only_the_tagged_kernels() {
+    let home = Home::new();
+    home.fleet(&["spawn", "--count", "2", "--tag", "team=a"]).ok();
+    home.fleet(&["spawn", "--id", "keep", "--tag", "team=b"]).ok();
+    let stopped = home.fleet(&["stop", "--tag", "team=a", "--timeout", "5"]).ok();
+    assert_eq!(stopped.lines().count(), 2, "{stopped}");
+    assert_eq!(home.ids(), ["keep"]);
+    assert_eq!(home.fleet(&["health"]).code, Some(0));
+    // An id the registry does not hold is refused, and nothing is stopped.
+    assert_eq!(home.fleet(&["stop", "nope"]).code, Some(66));
+    assert_eq!(home.ids(), ["keep"]);
+}
+
+#[test]
+fn logs_follow_keeps_reading_across_a_rotation() {
+    use std::io::{BufRead, BufReader, Write};
+    let home = Home::new();
+    let logs = home.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let log = logs.join("kernel-w.log");
+    std::fs::write(&log, "first\n").unwrap();
+    assert_eq!(home.fleet(&["logs", "w"]).ok(), "first\n");
+
+    let mut child =
+        home.command(&["logs", "w", "-f"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "first");
+    let append = |path: &std::path::Path, text: &str| {
+        let mut f = std::fs::OpenOptions::new().append(true).create(true).open(path).unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    };
+    append(&log, "second\n");
+    assert_eq!(lines.next().unwrap().unwrap(), "second");
+    // Rotation by rename: a line written to the old file just before, then the new file.
+    append(&log, "third\n");
+    std::fs::rename(&log, logs.join("kernel-w.log.1")).unwrap();
+    append(&log, "fourth\n");
+    assert_eq!(lines.next().unwrap().unwrap(), "third");
+    assert_eq!(lines.next().unwrap().unwrap(), "fourth");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
