@@ -213,7 +213,16 @@ fn port_range_restart_connect_logs_and_metrics() {
     assert_eq!(home.fleet(&["connect", "nope"]).code, Some(66));
 
     let old_pid = pid_of(&home.registered()[0]);
+    let execute = |code: &str| {
+        let info = llmspell_wire::ConnectionInfo::read(std::path::Path::new(conn.trim())).unwrap();
+        let client = llmspell_wire::Client::connect(&info).unwrap();
+        let outcome = client.execute(code, Duration::from_secs(10)).unwrap();
+        outcome.result_text().map(str::to_owned)
+    };
+    execute(r#"State.save("fleet", "kept", "yes")"#);
     home.fleet(&["restart", "pr", "--timeout", "2"]).ok();
+    // Same id, so the same state store: what was saved before the restart is there after it.
+    assert_eq!(execute(r#"State.load("fleet", "kept")"#).as_deref(), Some("\"yes\""));
     let entry = home.registered()[0].clone();
     assert_eq!((entry["id"].as_str(), entry["restarts"].as_u64()), (Some("pr"), Some(1)));
     assert_ne!(pid_of(&entry), old_pid);
