@@ -14,7 +14,8 @@
 #   docs/benchmarks-daemon.md and docs/benchmarks-cli.md; bench/tools.sh (tool_request round
 #   trips per second over ZeroMQ, and the Lua Tool.invoke loop) rewrites docs/benchmarks-tools.md,
 #   bench/repl_bench.py (llmspell-repl against jupyter console) docs/benchmarks-repl.md;
-#   bench/logrotate.sh (rotation and gzip figures) rewrites docs/benchmarks-logrotate.md.
+#   bench/logrotate.sh (rotation and gzip figures) rewrites docs/benchmarks-logrotate.md;
+#   bench/fleet_bench.py (spawn-to-ready, idle RSS of 20 kernels) docs/benchmarks-fleet.md.
 #
 # Usage: bench/run.sh [--runs N] [--startups N] [--kernels llmspell,ipykernel,...] [--no-write]
 set -euo pipefail
@@ -68,6 +69,14 @@ fi
 # tool_request round trips over ZeroMQ and the Lua Tool.invoke loop (Rust bench target; prints
 # PASS/MISS, never fails); see bench/tools.sh.
 "$repo/bench/tools.sh" || echo "bench/run.sh: the tool round-trip benchmark could not run" >&2
+
+# llmspell-fleet: spawn-to-ready per kernel and RSS of 20 idle kernels (stdlib only; prints
+# PASS/MISS, never fails; rewrites docs/benchmarks-fleet.md).
+if command -v cargo >/dev/null && cargo build --release -p llmspell-fleet -p llmspell-kerneld; then
+    python3 "$repo/bench/fleet_bench.py" --bin-dir "$repo/target/release" || true
+else
+    echo "bench/run.sh: could not build llmspell-fleet; its benchmark is skipped" >&2
+fi
 
 # llmspell-logrotate: a 1 GiB rotation (a rename) against copy-based rotation, and gzip
 # throughput against gzip -6 (stdlib only; prints PASS/MISS, never fails); see bench/logrotate.sh.

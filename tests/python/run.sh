@@ -4,7 +4,8 @@
 # - Creates the venv target/pyenv with `python3 -m venv` when it is missing or when
 #   tests/python/requirements.txt changed (a stamp file holds the file's sha256).
 # - Uses $LLMSPELL_KERNELD when set; otherwise builds the kernel with
-#   `cargo build -p llmspell-kerneld` and uses target/debug/llmspell-kerneld.
+#   `cargo build -p llmspell-kerneld -p llmspell-fleet` and uses target/debug/llmspell-kerneld
+#   (test_fleet_metrics.py takes llmspell-fleet from beside it, or $LLMSPELL_FLEET).
 # - Runs `pytest -q tests/python "$@"`; every test has a time limit (pytest-timeout, see
 #   tests/python/pytest.ini), so a hung kernel fails the run instead of blocking it.
 #
@@ -28,7 +29,7 @@ if [[ ! -x "$venv/bin/python" || ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]
 fi
 
 if [[ -z "${LLMSPELL_KERNELD:-}" ]]; then
-    cargo build -p llmspell-kerneld
+    cargo build -p llmspell-kerneld -p llmspell-fleet
     export LLMSPELL_KERNELD="$repo/target/debug/llmspell-kerneld"
 fi
 if [[ ! -x "$LLMSPELL_KERNELD" ]]; then

@@ -59,6 +59,15 @@ impl Home {
     pub fn state_db(&self, id: &KernelId) -> PathBuf {
         self.state_dir().join(format!("{id}.sqlite"))
     }
+    /// `fleet/registry.json`: llmspell-fleet's registry, replaced only by write-temp + rename.
+    pub fn fleet_registry(&self) -> PathBuf {
+        self.root.join("fleet").join("registry.json")
+    }
+    /// `fleet/registry.lock`: flocked around every read-modify-write of the registry (a lock on
+    /// the registry itself would be lost with the inode each rename replaces).
+    pub fn fleet_lock(&self) -> PathBuf {
+        self.root.join("fleet").join("registry.lock")
+    }
     /// `config.toml`.
     pub fn config_file(&self) -> PathBuf {
         self.root.join("config.toml")
@@ -66,6 +75,27 @@ impl Home {
     /// The REPL's line history (`llmspell-repl`), one entry a line.
     pub fn repl_history_file(&self) -> PathBuf {
         self.root.join("history")
+    }
+    /// Every id with a connection or PID file in `kernels/`, sorted (an absent directory: none).
+    /// `kernel-ID.dump.json` yields "ID.dump", which is not an id and so is skipped.
+    pub fn kernel_ids(&self) -> std::io::Result<Vec<KernelId>> {
+        let entries = match std::fs::read_dir(self.kernels_dir()) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut ids = std::collections::BTreeSet::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let stem = name
+                .strip_prefix("kernel-")
+                .and_then(|rest| rest.strip_suffix(".json").or_else(|| rest.strip_suffix(".pid")));
+            if let Some(id) = stem.and_then(|s| KernelId::new(s).ok()) {
+                ids.insert(id);
+            }
+        }
+        Ok(ids.into_iter().collect())
     }
     /// The kernels' execution history (Jupyter `history_request`), shared by all kernels.
     pub fn kernel_history_file(&self) -> PathBuf {

@@ -39,6 +39,10 @@ pub struct StartArgs {
     /// Address to bind when the kernel chooses its own ports.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
     pub ip: String,
+    /// Bind the five sockets to free ports between A and B (inclusive), so a firewall can be set
+    /// for them; ignored for ports an existing connection file fixes.
+    #[arg(long, value_name = "A-B")]
+    pub port_range: Option<crate::transport::PortRange>,
     /// Configuration file (default: $LLMSPELL_HOME/config.toml when it exists).
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,

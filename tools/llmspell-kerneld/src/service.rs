@@ -36,6 +36,10 @@ pub struct ServiceArgs {
     /// Kernel id the service runs.
     #[arg(long, default_value = "default")]
     pub id: String,
+    /// Write the systemd template llmspell-kerneld@.service instead: one instance per kernel id
+    /// (`systemctl --user enable --now llmspell-kerneld@ID`), for running a fleet under systemd.
+    #[arg(long, conflicts_with_all = ["launchd", "id"])]
+    pub template: bool,
     /// Print the definition on standard output instead of writing it.
     #[arg(long)]
     pub print: bool,
@@ -77,15 +81,22 @@ pub fn run(args: &ServiceArgs) -> Result<(), Failure> {
         _ => Manager::Systemd,
     };
     let scope = if args.system { Scope::System } else { Scope::User };
+    if args.template && manager == Manager::Launchd {
+        return Err(Failure::new(ExitCode::Usage, "--template is a systemd unit: not on macOS"));
+    }
     let service = describe(id, scope)?;
     let text = match manager {
+        Manager::Systemd if args.template => systemd::template(&service),
         Manager::Systemd => systemd::unit(&service),
         Manager::Launchd => launchd::plist(&service),
     };
     if args.print {
         return print_all(&text);
     }
-    let path = destination(manager, scope, &service.id)?;
+    let mut path = destination(manager, scope, &service.id)?;
+    if args.template {
+        path.set_file_name(systemd::TEMPLATE_FILE);
+    }
     if manager == Manager::Launchd {
         // launchd opens StandardOutPath itself and does not create its directory.
         let logs = Path::new(&service.log).parent().unwrap_or(Path::new("/"));
@@ -93,7 +104,15 @@ pub fn run(args: &ServiceArgs) -> Result<(), Failure> {
     }
     write_atomically(&path, &text)?;
     print_all(&format!("{}\n", path.display()))?;
-    eprintln!("next: {}", next_step(manager, scope, &service.id, &path));
+    if args.template {
+        let user = if scope == Scope::User { " --user" } else { "" };
+        eprintln!(
+            "next: systemctl{user} daemon-reload && systemctl{user} enable --now \
+             llmspell-kerneld@ID (one instance per kernel id)"
+        );
+    } else {
+        eprintln!("next: {}", next_step(manager, scope, &service.id, &path));
+    }
     Ok(())
 }
 

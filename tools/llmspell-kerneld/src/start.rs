@@ -115,7 +115,11 @@ impl Setup {
             .map(|p| PidFile::acquire(&p).map_err(Failure::from_error))
             .transpose()?;
         let history = History::open(self.home.kernel_history_file());
-        let bound = transport::bind(self.plan.info.clone(), self.config.max_message_bytes)?;
+        let bound = transport::bind(
+            self.plan.info.clone(),
+            self.config.max_message_bytes,
+            self.args.port_range,
+        )?;
         let info = bound.info.clone();
         let guard = FileGuard(self.plan.owned.then(|| self.plan.path.clone()));
         let (lifecycle_tx, lifecycle_rx) = unbounded();

@@ -103,6 +103,10 @@ pub struct Report {
     pub heartbeat_ms: Option<f64>,
     pub kernel_info_ms: Option<f64>,
     pub executions: Option<u64>,
+    /// Serving a shell or tool request right now (from the kernel's `llmspell.busy`).
+    pub busy: Option<bool>,
+    /// Seconds since the last shell or tool request started or ended.
+    pub idle_s: Option<f64>,
     pub connection_file: Option<PathBuf>,
     /// Why the kernel is not `running`, in one line.
     pub error: Option<String>,
@@ -162,28 +166,10 @@ pub(crate) fn parse_ids(ids: &[String]) -> Result<Vec<KernelId>, Failure> {
 
 /// Every id with a connection or PID file in `kernels/`, sorted.
 pub(crate) fn known_ids(home: &Home) -> Result<Vec<KernelId>, Failure> {
-    let dir = home.kernels_dir();
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
-            let code = llmspell_common::exit::for_io_error(&e, true);
-            return Err(Failure::new(code, format!("cannot read {}: {e}", dir.display())));
-        }
-    };
-    let mut ids = BTreeSet::new();
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let stem = name
-            .strip_prefix("kernel-")
-            .and_then(|rest| rest.strip_suffix(".json").or_else(|| rest.strip_suffix(".pid")));
-        // `kernel-ID.dump.json` yields "ID.dump", which is not an id and so is skipped.
-        if let Some(id) = stem.and_then(|s| KernelId::new(s).ok()) {
-            ids.insert(id);
-        }
-    }
-    Ok(ids.into_iter().collect())
+    home.kernel_ids().map_err(|e| {
+        let code = llmspell_common::exit::for_io_error(&e, true);
+        Failure::new(code, format!("cannot read {}: {e}", home.kernels_dir().display()))
+    })
 }
 
 /// What the PID file says, with the pid read from a stale file too (for people, not liveness).
@@ -215,6 +201,8 @@ pub fn inspect(home: &Home, id: &KernelId) -> Report {
         heartbeat_ms: None,
         kernel_info_ms: None,
         executions: None,
+        busy: None,
+        idle_s: None,
         connection_file: conn.exists().then(|| conn.clone()),
         error: probe_error,
     };
@@ -295,6 +283,8 @@ fn apply_kernel_info(report: &mut Report, live: &Value) {
     report.uptime_s = live["uptime_s"].as_f64();
     report.rss_bytes = live["rss_bytes"].as_u64();
     report.executions = live["executions"].as_u64();
+    report.busy = live["busy"].as_bool();
+    report.idle_s = live["idle_s"].as_f64();
 }
 
 /// VmRSS of a live process, from /proc/<pid>/status.

@@ -224,6 +224,18 @@ fn systemd_analyze_verify_accepts_the_units() {
             text(&verify.stderr)
         );
     }
+    // The template, checked as an instance (systemd verifies instances, not bare templates).
+    let out = home
+        .command(&["install-service", "--systemd", "--user", "--template", "--print"])
+        .env("LLMSPELL_HOME", &odd_home)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(" start --id %i\n"), "{}", text(&out.stdout));
+    let instance = units.join("llmspell-kerneld@verify-t.service");
+    std::fs::write(&instance, &out.stdout).unwrap();
+    let verify = systemd_verify(&instance);
+    assert_eq!(verify.status.code(), Some(0), "{}{}", text(&verify.stdout), text(&verify.stderr));
     // The check is strict: a broken unit fails it.
     let broken = units.join("llmspell-kerneld-broken.service");
     std::fs::write(&broken, "[Service]\nType=notif\nExecStart=/nonexistent/x\n").unwrap();

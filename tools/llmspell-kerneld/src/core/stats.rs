@@ -2,7 +2,7 @@
 //! `llmspell` (for `llmspell-kerneld status` and the fleet) and in the SIGUSR2 dump.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
@@ -23,6 +23,12 @@ pub struct Stats {
     tools: OnceLock<Value>,
     clients: Mutex<HashSet<String>>,
     last_error: Mutex<Option<String>>,
+    /// The executor is serving a shell request (set around each one, as busy/idle on iopub).
+    busy: AtomicBool,
+    /// When a shell or tool request last started or ended: what `idle_s` counts from, so a
+    /// culler (llmspell-fleet cull) can tell an idle kernel from a working one. Requests on
+    /// control (kernel_info for health checks) do not count.
+    last_activity: Mutex<Instant>,
 }
 
 impl Stats {
@@ -40,6 +46,8 @@ impl Stats {
             tools: OnceLock::new(),
             clients: Mutex::new(HashSet::new()),
             last_error: Mutex::new(None),
+            busy: AtomicBool::new(false),
+            last_activity: Mutex::new(Instant::now()),
         }
     }
 
@@ -73,6 +81,30 @@ impl Stats {
         }));
     }
 
+    /// The executor starts (`true`) or ends (`false`) serving a shell request.
+    pub fn set_busy(&self, busy: bool) {
+        self.busy.store(busy, Ordering::SeqCst);
+        self.touch();
+    }
+
+    fn touch(&self) {
+        if let Ok(mut last) = self.last_activity.lock() {
+            *last = Instant::now();
+        }
+    }
+
+    /// Busy: a shell request or a tool_request is being served.
+    pub fn is_busy(&self) -> bool {
+        self.busy.load(Ordering::SeqCst) || self.tools_running.load(Ordering::Relaxed) > 0
+    }
+
+    /// Seconds since the last shell or tool request started or ended. While busy this is how
+    /// long the running request has run, which is what `cull --busy` (jupyter_server's
+    /// `cull_busy`) compares.
+    pub fn idle_s(&self) -> f64 {
+        self.last_activity.lock().map(|t| t.elapsed().as_secs_f64()).unwrap_or(0.0)
+    }
+
     /// A tool_request was queued for the tool threads.
     pub fn tool_enqueued(&self) {
         self.tools_queued.fetch_add(1, Ordering::Relaxed);
@@ -84,6 +116,7 @@ impl Stats {
             .tools_queued
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
         self.tools_running.fetch_add(1, Ordering::Relaxed);
+        self.touch();
     }
 
     /// A tool_request was answered (`ok`: its reply's status was ok).
@@ -92,6 +125,7 @@ impl Stats {
             .tools_running
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
         self.tool_requests.fetch_add(1, Ordering::Relaxed);
+        self.touch();
         if !ok {
             self.tool_errors.fetch_add(1, Ordering::Relaxed);
         }
@@ -128,6 +162,8 @@ impl Stats {
             "tool_queue_depth": self.tools_queued.load(Ordering::Relaxed),
             "tools": self.tools.get(),
             "clients": clients,
+            "busy": self.is_busy(),
+            "idle_s": self.idle_s(),
             "rss_bytes": rss_bytes(),
             "last_error": last_error,
         })
@@ -140,4 +176,25 @@ pub fn rss_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_while_serving_and_idle_time_restarts_after() {
+        let stats = Stats::new("t");
+        assert_eq!(stats.to_json()["busy"], false);
+        stats.set_busy(true);
+        assert_eq!(stats.to_json()["busy"], true);
+        stats.set_busy(false);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(stats.idle_s() > 0.0);
+        stats.tool_enqueued();
+        stats.tool_started();
+        assert!(stats.is_busy(), "a running tool_request makes the kernel busy");
+        stats.tool_finished(true);
+        assert!(!stats.is_busy());
+    }
 }

@@ -4,6 +4,8 @@
 //! after this one start only when the kernel listens. `ExecReload` sends SIGUSR1, which makes the
 //! kernel reload config.toml (its log goes to the journal, so there is no file to reopen). Exit
 //! status 78 (configuration error) is not worth a restart.
+//! The template `llmspell-kerneld@.service` is the same unit with the instance name (`%i`) as the
+//! id, so one file supervises a whole fleet: `systemctl --user enable --now llmspell-kerneld@k1`.
 //! Values are quoted and escaped for systemd's own syntax (quotes, backslashes, `%` specifiers
 //! and, on command lines, `$` variables), so any UTF-8 path survives.
 
@@ -16,8 +18,21 @@ pub fn file_name(id: &KernelId) -> String {
     format!("llmspell-kerneld-{id}.service")
 }
 
+/// The template unit's file name.
+pub const TEMPLATE_FILE: &str = "llmspell-kerneld@.service";
+
 /// The unit's text.
 pub fn unit(s: &Service) -> String {
+    render(s, s.id.as_str())
+}
+
+/// The template's text: the kernel id is the instance name, `%i` (a valid id needs no escaping,
+/// and systemd refuses instance names a kernel id could not be only at start, with exit 64).
+pub fn template(s: &Service) -> String {
+    render(s, "%i")
+}
+
+fn render(s: &Service, id: &str) -> String {
     let wanted_by = match s.scope {
         Scope::User => "default.target",
         Scope::System => "multi-user.target",
@@ -42,7 +57,6 @@ Environment={env}
 [Install]
 WantedBy={wanted_by}
 ",
-        id = s.id,
         exe = command_word(&s.exe),
         env = quoted(&format!("LLMSPELL_HOME={}", s.home)),
     )
@@ -91,6 +105,13 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
         }
+    }
+
+    #[test]
+    fn the_template_takes_the_id_from_the_instance_name() {
+        let text = template(&service("/usr/bin/llmspell-kerneld", "/h", Scope::User));
+        assert!(text.lines().any(|l| l == "ExecStart=/usr/bin/llmspell-kerneld start --id %i"));
+        assert!(text.lines().any(|l| l == "Description=llmspell kernel %i"), "{text}");
     }
 
     #[test]

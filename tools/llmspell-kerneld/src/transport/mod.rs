@@ -40,9 +40,14 @@ pub struct Bound {
     pub info: ConnectionInfo,
 }
 
-/// Creates the ZeroMQ context and binds every socket of `info` (port 0 = let the OS choose).
+/// Creates the ZeroMQ context and binds every socket of `info`. A port of 0 is chosen by the OS,
+/// or, with `range`, is the first free port of that range (so a firewall can be set for it).
 /// This is the first point that creates threads (ZeroMQ's I/O thread): daemon mode forks before.
-pub fn bind(mut info: ConnectionInfo, max_message_bytes: i64) -> Result<Bound, Failure> {
+pub fn bind(
+    mut info: ConnectionInfo,
+    max_message_bytes: i64,
+    range: Option<PortRange>,
+) -> Result<Bound, Failure> {
     let ctx = zmq::Context::new();
     let make = |kind: zmq::SocketType,
                 channel: Channel,
@@ -62,6 +67,25 @@ pub fn bind(mut info: ConnectionInfo, max_message_bytes: i64) -> Result<Bound, F
             // Deliver every subscription, even a repeated one, so each subscriber is welcomed.
             socket.set_xpub_verbose(true).map_err(internal)?;
         }
+        if let Some(range) = range.filter(|_| port == 0 && info.transport == "tcp") {
+            // Another kernel may take a port between our tries: a busy port is simply skipped.
+            for candidate in range.first..=range.last {
+                let addr = endpoint(&info.transport, &info.ip, candidate);
+                match socket.bind(&addr) {
+                    Ok(()) => return Ok((socket, candidate)),
+                    Err(zmq::Error::EADDRINUSE) => continue,
+                    Err(e) => return Err(bind_failure(channel, &addr, e)),
+                }
+            }
+            let msg = format!(
+                "cannot bind {} channel: every port of {}-{} on {} is in use",
+                channel.name(),
+                range.first,
+                range.last,
+                info.ip
+            );
+            return Err(Failure::new(ExitCode::TempFail, msg));
+        }
         let addr = endpoint(&info.transport, &info.ip, port);
         socket.bind(&addr).map_err(|e| bind_failure(channel, &addr, e))?;
         let port = if port == 0 { bound_port(&socket).map_err(internal)? } else { port };
@@ -78,6 +102,31 @@ pub fn bind(mut info: ConnectionInfo, max_message_bytes: i64) -> Result<Bound, F
     info.control_port = control_port;
     info.hb_port = hb_port;
     Ok(Bound { ctx, shell, control, stdin, iopub, hb, info })
+}
+
+/// Ports `first..=last` for the sockets a kernel binds (`start --port-range A-B`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    pub first: u16,
+    pub last: u16,
+}
+
+impl std::str::FromStr for PortRange {
+    type Err = String;
+    /// `A-B` with 1 <= A <= B; a kernel needs five ports, so the range must hold five.
+    fn from_str(text: &str) -> Result<PortRange, String> {
+        let bad = || format!("{text:?} is not a port range A-B (e.g. 9000-9099)");
+        let (a, b) = text.split_once('-').ok_or_else(bad)?;
+        let first: u16 = a.trim().parse().map_err(|_| bad())?;
+        let last: u16 = b.trim().parse().map_err(|_| bad())?;
+        if first == 0 || last < first {
+            return Err(bad());
+        }
+        if last - first < 4 {
+            return Err(format!("port range {text} holds fewer than the 5 ports a kernel binds"));
+        }
+        Ok(PortRange { first, last })
+    }
 }
 
 fn bind_failure(channel: Channel, addr: &str, err: zmq::Error) -> Failure {
@@ -151,4 +200,29 @@ fn hex(bytes: &[u8]) -> String {
 /// Poll timeout in milliseconds for `zmq::poll` (-1 = forever).
 pub fn poll_millis(timeout: Option<std::time::Duration>) -> i64 {
     timeout.map_or(-1, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX).max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_ranges_parse_and_refuse_nonsense() {
+        assert_eq!("9000-9004".parse(), Ok(PortRange { first: 9000, last: 9004 }));
+        for bad in ["9000", "9004-9000", "0-10", "9000-9003", "a-b", "9000-70000"] {
+            assert!(bad.parse::<PortRange>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sockets_bind_inside_the_range_skipping_busy_ports() {
+        let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let first = busy.local_addr().unwrap().port();
+        let range = PortRange { first, last: first.saturating_add(40) };
+        let info = ConnectionInfo::new("127.0.0.1", "k".into());
+        let bound = bind(info, 1 << 20, Some(range)).unwrap();
+        for port in bound.info.ports() {
+            assert!(port > first && port <= range.last, "{port} outside {range:?}");
+        }
+    }
 }

@@ -1,0 +1,85 @@
+//! llmspell-fleet: many kernels, one JSON registry.
+//!
+//! The fleet composes `llmspell-kerneld` ([`kerneld`]): that binary starts, stops and inspects
+//! one kernel; this tool keeps the [`registry`] of the kernels it started and acts on many at
+//! once ([`spawn`], [`manage`], [`health`], [`metrics`]). It links lib/wire and lib/common, never
+//! Lua. Exit codes are those of ARCHITECTURE §6; only [`main`] turns one into a process status.
+
+pub mod cli;
+pub mod external;
+pub mod fsutil;
+pub mod health;
+pub mod kerneld;
+pub mod manage;
+pub mod metrics;
+pub mod output;
+pub mod registry;
+pub mod spawn;
+
+use clap::Parser;
+use llmspell_common::{ExitCode, HasExitCode};
+
+/// A failure with its exit code and a one-line message that says what and where.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: ExitCode,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: ExitCode, message: impl Into<String>) -> Failure {
+        Failure { code, message: message.into() }
+    }
+
+    /// A failure from a typed library error, keeping its exit code.
+    pub fn from_error<E: HasExitCode + std::fmt::Display>(err: E) -> Failure {
+        Failure { code: err.exit_code(), message: err.to_string() }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Parses the command line, runs the command, prints any failure; returns the exit status.
+pub fn main() -> u8 {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() { ExitCode::Usage.code() } else { 0 };
+        }
+    };
+    use cli::Command;
+    let result = match cli.command {
+        Command::Spawn(args) => spawn::run(&args),
+        Command::List(args) => manage::list(&args),
+        Command::Stop(args) => manage::stop(&args),
+        Command::Restart(args) => manage::restart(&args),
+        Command::Logs(args) => manage::logs(&args),
+        Command::Connect(args) => manage::connect(&args),
+        Command::Health(args) => health::health(&args),
+        Command::Cleanup => health::cleanup(),
+        Command::Cull(args) => health::cull(&args),
+        Command::Metrics(args) => metrics::run(&args),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(failure) => {
+            if !failure.message.is_empty() {
+                eprintln!("llmspell-fleet: {failure}");
+            }
+            failure.code.code()
+        }
+    }
+}
+
+/// The worse of two outcomes: any real error beats "not so" (1), which beats success.
+pub(crate) fn worst(a: Option<ExitCode>, b: ExitCode) -> Option<ExitCode> {
+    match a {
+        None | Some(ExitCode::No) => Some(b),
+        Some(code) => Some(code),
+    }
+}
