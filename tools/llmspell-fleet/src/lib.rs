@@ -17,31 +17,9 @@ pub mod registry;
 pub mod spawn;
 
 use clap::Parser;
-use llmspell_common::{ExitCode, HasExitCode};
+use llmspell_common::ExitCode;
 
-/// A failure with its exit code and a one-line message that says what and where.
-#[derive(Debug)]
-pub struct Failure {
-    pub code: ExitCode,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn new(code: ExitCode, message: impl Into<String>) -> Failure {
-        Failure { code, message: message.into() }
-    }
-
-    /// A failure from a typed library error, keeping its exit code.
-    pub fn from_error<E: HasExitCode + std::fmt::Display>(err: E) -> Failure {
-        Failure { code: err.exit_code(), message: err.to_string() }
-    }
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
+pub use llmspell_common::Failure;
 
 /// Parses the command line, runs the command, prints any failure; returns the exit status.
 pub fn main() -> u8 {
@@ -65,15 +43,7 @@ pub fn main() -> u8 {
         Command::Cull(args) => health::cull(&args),
         Command::Metrics(args) => metrics::run(&args),
     };
-    match result {
-        Ok(()) => 0,
-        Err(failure) => {
-            if !failure.message.is_empty() {
-                eprintln!("llmspell-fleet: {failure}");
-            }
-            failure.code.code()
-        }
-    }
+    llmspell_common::exit_status("llmspell-fleet", result)
 }
 
 /// The worse of two outcomes: any real error beats "not so" (1), which beats success.

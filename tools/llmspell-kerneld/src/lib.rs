@@ -20,31 +20,9 @@ pub mod stop;
 pub mod transport;
 
 use clap::Parser;
-use llmspell_common::{ExitCode, HasExitCode};
+use llmspell_common::ExitCode;
 
-/// A failure with its exit code and a one-line message that says what and where.
-#[derive(Debug)]
-pub struct Failure {
-    pub code: ExitCode,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn new(code: ExitCode, message: impl Into<String>) -> Failure {
-        Failure { code, message: message.into() }
-    }
-
-    /// A failure from a typed library error, keeping its exit code.
-    pub fn from_error<E: HasExitCode + std::fmt::Display>(err: E) -> Failure {
-        Failure { code: err.exit_code(), message: err.to_string() }
-    }
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
+pub use llmspell_common::Failure;
 
 /// Parses the command line, runs the command, prints any failure; returns the exit status.
 pub fn main() -> u8 {
@@ -62,11 +40,5 @@ pub fn main() -> u8 {
         cli::Command::Stop(args) => stop::run(&args),
         cli::Command::InstallService(args) => service::run(&args),
     };
-    match result {
-        Ok(()) => 0,
-        Err(failure) => {
-            eprintln!("llmspell-kerneld: {failure}");
-            failure.code.code()
-        }
-    }
+    llmspell_common::exit_status("llmspell-kerneld", result)
 }

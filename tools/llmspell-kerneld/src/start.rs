@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
-use llmspell_common::{ExitCode, HasExitCode, Home, KernelId};
+use llmspell_common::{ExitCode, Home, KernelId};
 use llmspell_wire::ConnectionInfo;
 
 use crate::cli::LogFormat;
@@ -463,11 +463,5 @@ impl Drop for FileGuard {
             }
             _ => {}
         }
-    }
-}
-
-impl HasExitCode for Failure {
-    fn exit_code(&self) -> ExitCode {
-        self.code
     }
 }

@@ -30,24 +30,7 @@ use crate::cli::Cli;
 use crate::config::Entry;
 use crate::options::Policy;
 
-/// A failure with its exit code and a one-line message that says what and where.
-#[derive(Debug)]
-pub struct Failure {
-    pub code: ExitCode,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn new(code: ExitCode, message: impl Into<String>) -> Failure {
-        Failure { code, message: message.into() }
-    }
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
+pub use llmspell_common::Failure;
 
 /// The environment variable that stops the process at a named step, for the tests that prove
 /// an interrupted rotation is finished or undone: `STEP` (SIGKILL there) or `STEP:stop`

@@ -14,7 +14,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use llmspell_common::{ExitCode, HasExitCode, PidFile};
+use llmspell_common::{ExitCode, PidFile};
 use serde::{Deserialize, Serialize};
 
 use crate::Failure;
@@ -74,10 +74,7 @@ impl StateFile {
             None
         } else {
             let lock_path = path.with_file_name(format!("{}.lock", names::file_name(path)));
-            Some(
-                PidFile::acquire(&lock_path)
-                    .map_err(|e| Failure::new(e.exit_code(), e.to_string()))?,
-            )
+            Some(PidFile::acquire(&lock_path).map_err(Failure::from_error)?)
         };
         let state = match std::fs::read(path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {

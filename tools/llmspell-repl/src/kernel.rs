@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use llmspell_common::{ExitCode, HasExitCode, Home};
+use llmspell_common::{ExitCode, Home};
 use llmspell_wire::{Channel, Client, ConnectionInfo};
 use serde_json::json;
 
@@ -32,8 +32,7 @@ pub use llmspell_common::KernelRef as Target;
 
 /// Finds the kernel `spec` names; one that is certainly not running is exit 69 here.
 pub fn resolve(spec: &str, home: &Home) -> Result<Target, Failure> {
-    llmspell_common::kernel_ref::resolve(spec, home)
-        .map_err(|e| Failure::new(e.exit_code(), e.to_string()))
+    llmspell_common::kernel_ref::resolve(spec, home).map_err(Failure::from_error)
 }
 
 /// A kernel this process started; dropping it stops it.

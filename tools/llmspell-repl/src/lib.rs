@@ -33,24 +33,7 @@ use crate::exec::Flags;
 use crate::interactive::{AtPrompt, Repl};
 use crate::session::Session;
 
-/// A failure with its exit code and a one-line message that says what and where.
-#[derive(Debug)]
-pub struct Failure {
-    pub code: ExitCode,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn new(code: ExitCode, message: impl Into<String>) -> Failure {
-        Failure { code, message: message.into() }
-    }
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
+pub use llmspell_common::Failure;
 
 /// Parses the command line, runs, prints any failure; returns the exit status.
 pub fn main() -> u8 {
@@ -61,15 +44,7 @@ pub fn main() -> u8 {
             return if err.use_stderr() { ExitCode::Usage.code() } else { 0 };
         }
     };
-    match run(&cli) {
-        Ok(()) => 0,
-        Err(failure) => {
-            if !failure.message.is_empty() {
-                eprintln!("llmspell-repl: {failure}");
-            }
-            failure.code.code()
-        }
-    }
+    llmspell_common::exit_status("llmspell-repl", run(&cli))
 }
 
 /// Runs the REPL: interactive on a terminal, batch for a pipe, `--execute` or `-e`.

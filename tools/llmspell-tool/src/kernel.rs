@@ -25,8 +25,7 @@ pub use llmspell_common::KernelRef as Target;
 
 /// Finds the kernel `spec` names; one that is certainly not running is exit 69 here.
 pub fn resolve(spec: &str, home: &Home) -> Result<Target, Failure> {
-    llmspell_common::kernel_ref::resolve(spec, home)
-        .map_err(|e| Failure::new(e.exit_code(), e.to_string()))
+    llmspell_common::kernel_ref::resolve(spec, home).map_err(Failure::from_error)
 }
 
 /// Sends `request` as a `tool_request` and returns the `tool_reply` content, waiting at most

@@ -33,24 +33,7 @@ pub const REPLY_MARGIN: Duration = Duration::from_secs(5);
 /// How long `test --kernel` waits for the whole run when `--timeout` is not given.
 pub const TEST_WAIT: Duration = Duration::from_secs(600);
 
-/// A failure with its exit code and a one-line message that says what and where.
-#[derive(Debug)]
-pub struct Failure {
-    pub code: ExitCode,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn new(code: ExitCode, message: impl Into<String>) -> Failure {
-        Failure { code, message: message.into() }
-    }
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
+pub use llmspell_common::Failure;
 
 /// Parses the command line, runs the command, prints any failure; returns the exit status.
 pub fn main() -> u8 {
@@ -61,13 +44,7 @@ pub fn main() -> u8 {
             return if err.use_stderr() { ExitCode::Usage.code() } else { 0 };
         }
     };
-    match run(&cli) {
-        Ok(()) => 0,
-        Err(failure) => {
-            eprintln!("llmspell-tool: {failure}");
-            failure.code.code()
-        }
-    }
+    llmspell_common::exit_status("llmspell-tool", run(&cli))
 }
 
 /// Runs one command: build the request, have it answered, print the reply.
