@@ -187,6 +187,29 @@ impl ConnectionInfo {
     }
 }
 
+/// The five ports of a connection file, by channel: what `llmspell-kerneld status --json` and
+/// the fleet registry show (as `{"shell": …, "iopub": …, "stdin": …, "control": …, "hb": …}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Ports {
+    pub shell: u16,
+    pub iopub: u16,
+    pub stdin: u16,
+    pub control: u16,
+    pub hb: u16,
+}
+
+impl From<&ConnectionInfo> for Ports {
+    fn from(info: &ConnectionInfo) -> Ports {
+        Ports {
+            shell: info.shell_port,
+            iopub: info.iopub_port,
+            stdin: info.stdin_port,
+            control: info.control_port,
+            hb: info.hb_port,
+        }
+    }
+}
+
 /// The endpoint for `port` (0 asks the OS for one: `tcp://ip:*`). For `ipc` the port is a suffix.
 pub fn endpoint(transport: &str, ip: &str, port: u16) -> String {
     match (transport, port) {

@@ -17,7 +17,7 @@ pub mod message;
 pub mod signer;
 
 pub use client::{Channel, Client, ExecuteOutcome};
-pub use connection::{ConnectionFileError, ConnectionInfo};
+pub use connection::{ConnectionFileError, ConnectionInfo, Ports};
 pub use error::WireError;
 pub use message::{Header, Message, PROTOCOL_VERSION};
 pub use signer::Signer;

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use llmspell_common::exit::for_io_error;
 use llmspell_common::{ExitCode, Home};
+use llmspell_wire::Ports;
 use serde::{Deserialize, Serialize};
 
 use crate::Failure;
@@ -21,16 +22,6 @@ use crate::fsutil::write_atomic;
 pub const VERSION: u32 = 1;
 /// How long to wait for another fleet command to finish with the registry.
 const LOCK_WAIT: Duration = Duration::from_secs(30);
-
-/// The five ports of a kernel's connection file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Ports {
-    pub shell: u16,
-    pub iopub: u16,
-    pub stdin: u16,
-    pub control: u16,
-    pub hb: u16,
-}
 
 /// One registered kernel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

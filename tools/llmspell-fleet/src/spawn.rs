@@ -10,12 +10,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use llmspell_common::{ExitCode, Home, KernelId};
-use llmspell_wire::{Channel, Client, ConnectionInfo};
+use llmspell_wire::{Channel, Client, ConnectionInfo, Ports};
 use serde_json::json;
 
 use crate::cli::SpawnArgs;
 use crate::output::{self, Rows};
-use crate::registry::{self, Entry, Ports};
+use crate::registry::{self, Entry};
 use crate::{Failure, kerneld, worst};
 
 /// How long a freshly started kernel has to answer kernel_info on control.
@@ -131,13 +131,7 @@ pub fn start_one(
             connection_file,
             pid_file: home.pid_file(id),
             log_file: home.log_file(id),
-            ports: Ports {
-                shell: info.shell_port,
-                iopub: info.iopub_port,
-                stdin: info.stdin_port,
-                control: info.control_port,
-                hb: info.hb_port,
-            },
+            ports: Ports::from(&info),
             config: recipe.config.clone(),
             tags: recipe.tags.clone(),
             started_at,

@@ -19,7 +19,7 @@ use clap::Args;
 use comfy_table::{Table, presets};
 use llmspell_common::pidfile::{self, Liveness};
 use llmspell_common::{ExitCode, Home, KernelId};
-use llmspell_wire::{Channel, Client, ConnectionInfo};
+use llmspell_wire::{Channel, Client, ConnectionInfo, Ports};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -78,16 +78,6 @@ impl State {
             State::Missing => "missing",
         }
     }
-}
-
-/// The five ports of a connection file.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Ports {
-    pub shell: u16,
-    pub iopub: u16,
-    pub stdin: u16,
-    pub control: u16,
-    pub hb: u16,
 }
 
 /// One kernel's line of the report (also the `--json` object).
@@ -216,13 +206,7 @@ pub fn inspect(home: &Home, id: &KernelId) -> Report {
         None => None,
     };
     if let Some(info) = &info {
-        report.ports = Some(Ports {
-            shell: info.shell_port,
-            iopub: info.iopub_port,
-            stdin: info.stdin_port,
-            control: info.control_port,
-            hb: info.hb_port,
-        });
+        report.ports = Some(Ports::from(info));
         // A kernel whose lock is free is dead unless it answers at once; only then ask more.
         ask(&mut report, info, locked);
     }
