@@ -124,7 +124,7 @@ impl Setup {
         let guard = FileGuard(self.plan.owned.then(|| self.plan.path.clone()));
         let (lifecycle_tx, lifecycle_rx) = unbounded();
         let interrupter = Interrupter::default();
-        let stats = Arc::new(Stats::new(self.id.as_str()));
+        let stats = Arc::new(Stats::new(self.id.as_str(), &interrupter));
         signals::install(SignalContext {
             interrupter: interrupter.clone(),
             lifecycle: lifecycle_tx.clone(),

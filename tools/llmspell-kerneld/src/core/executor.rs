@@ -129,7 +129,7 @@ impl Executor {
         let started = Instant::now();
         let interrupter = self.ctx.borrow().interrupter.clone();
         interrupter.set_busy(true);
-        self.ctx.borrow().stats.set_busy(true);
+        self.ctx.borrow().stats.touch();
         publish_status(&self.ctx.borrow().iopub, &msg, &session, "busy");
         let content = match msg.msg_type() {
             "execute_request" => Some(self.execute(&msg)),
@@ -171,7 +171,7 @@ impl Executor {
         }
         publish_status(&self.ctx.borrow().iopub, &msg, &session, "idle");
         interrupter.set_busy(false);
-        self.ctx.borrow().stats.set_busy(false);
+        self.ctx.borrow().stats.touch();
         tracing::info!(
             channel = "shell",
             msg_type = msg.msg_type(),

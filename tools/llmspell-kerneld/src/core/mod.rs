@@ -32,7 +32,7 @@ pub enum Lifecycle {
 
 /// Interrupts whatever the executor is doing: a running cell (through the engine's flag) or a
 /// script waiting in `input()`. Safe to call from any thread, and harmless when idle.
-#[derive(Clone, Default)]
+#[derive(Clone, Default, Debug)]
 pub struct Interrupter {
     engine: Arc<OnceLock<InterruptHandle>>,
     input: Arc<AtomicBool>,
@@ -143,7 +143,7 @@ mod tests {
 
     #[test]
     fn kernel_info_has_what_clients_need() {
-        let info = kernel_info(&stats::Stats::new("t"));
+        let info = kernel_info(&stats::Stats::new("t", &Interrupter::default()));
         assert_eq!(info["language_info"]["name"], "lua");
         assert_eq!(info["language_info"]["mimetype"], "text/x-lua");
         assert!(info["supported_features"].is_array());

@@ -2,11 +2,13 @@
 //! `llmspell` (for `llmspell-kerneld status` and the fleet) and in the SIGUSR2 dump.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use serde_json::{Value, json};
+
+use super::Interrupter;
 
 #[derive(Debug)]
 pub struct Stats {
@@ -23,8 +25,9 @@ pub struct Stats {
     tools: OnceLock<Value>,
     clients: Mutex<HashSet<String>>,
     last_error: Mutex<Option<String>>,
-    /// The executor is serving a shell request (set around each one, as busy/idle on iopub).
-    busy: AtomicBool,
+    /// Knows whether the executor is serving a shell request (it marks each one, as busy/idle
+    /// on iopub); read, never set, here.
+    interrupter: Interrupter,
     /// When a shell or tool request last started or ended: what `idle_s` counts from, so a
     /// culler (llmspell-fleet cull) can tell an idle kernel from a working one. Requests on
     /// control (kernel_info for health checks) do not count.
@@ -32,7 +35,7 @@ pub struct Stats {
 }
 
 impl Stats {
-    pub fn new(id: &str) -> Stats {
+    pub fn new(id: &str, interrupter: &Interrupter) -> Stats {
         Stats {
             id: id.to_owned(),
             started: Instant::now(),
@@ -46,7 +49,7 @@ impl Stats {
             tools: OnceLock::new(),
             clients: Mutex::new(HashSet::new()),
             last_error: Mutex::new(None),
-            busy: AtomicBool::new(false),
+            interrupter: interrupter.clone(),
             last_activity: Mutex::new(Instant::now()),
         }
     }
@@ -81,13 +84,8 @@ impl Stats {
         }));
     }
 
-    /// The executor starts (`true`) or ends (`false`) serving a shell request.
-    pub fn set_busy(&self, busy: bool) {
-        self.busy.store(busy, Ordering::SeqCst);
-        self.touch();
-    }
-
-    fn touch(&self) {
+    /// A shell request started or ended: the kernel was active now.
+    pub fn touch(&self) {
         if let Ok(mut last) = self.last_activity.lock() {
             *last = Instant::now();
         }
@@ -95,7 +93,7 @@ impl Stats {
 
     /// Busy: a shell request or a tool_request is being served.
     pub fn is_busy(&self) -> bool {
-        self.busy.load(Ordering::SeqCst) || self.tools_running.load(Ordering::Relaxed) > 0
+        self.interrupter.is_busy() || self.tools_running.load(Ordering::Relaxed) > 0
     }
 
     /// Seconds since the last shell or tool request started or ended. While busy this is how
@@ -184,11 +182,15 @@ mod tests {
 
     #[test]
     fn busy_while_serving_and_idle_time_restarts_after() {
-        let stats = Stats::new("t");
+        let interrupter = Interrupter::default();
+        let stats = Stats::new("t", &interrupter);
         assert_eq!(stats.to_json()["busy"], false);
-        stats.set_busy(true);
+        // What the executor does around each shell request.
+        interrupter.set_busy(true);
+        stats.touch();
         assert_eq!(stats.to_json()["busy"], true);
-        stats.set_busy(false);
+        interrupter.set_busy(false);
+        stats.touch();
         std::thread::sleep(std::time::Duration::from_millis(20));
         assert!(stats.idle_s() > 0.0);
         stats.tool_enqueued();
