@@ -15,11 +15,11 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
 use llmspell_common::ExitCode;
-use llmspell_wire::{Channel, Message};
+use llmspell_wire::Channel;
 use serde_json::json;
 
 use crate::Failure;
-use crate::exec::{self, Cell, Flags, Frontend};
+use crate::exec::{self, Cell, Flags};
 use crate::output::Printer;
 use crate::session::Session;
 
@@ -62,21 +62,6 @@ pub fn lines(
     rx
 }
 
-/// Output of a batch run: plain, and nobody to answer `input()`.
-struct Plain(Printer);
-
-impl Frontend for Plain {
-    fn show(&mut self, msg: &Message) -> Result<(), Failure> {
-        self.0.show(msg)
-    }
-    fn input(&mut self, _prompt: &str, _password: bool) -> Option<String> {
-        None
-    }
-    fn page(&mut self, text: &str) -> Result<(), Failure> {
-        self.0.out(&format!("{}\n", text.trim_end_matches('\n')))
-    }
-}
-
 /// Runs every chunk of `input`; stops at the first Lua error unless `keep_going`.
 pub fn run(
     session: &mut Session,
@@ -85,7 +70,7 @@ pub fn run(
     flags: &Flags,
 ) -> Result<Summary, Failure> {
     let mut summary = Summary::default();
-    let mut front = Plain(Printer::new(false));
+    let mut front = Printer::new(false);
     let mut run_one = |session: &mut Session, code: &str| -> Result<bool, Failure> {
         let reply = exec::execute(session, Cell::new(code), flags, &mut front)?;
         if reply["status"] == "ok" {

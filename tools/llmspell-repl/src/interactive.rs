@@ -153,7 +153,7 @@ impl Frontend for Terminal {
     }
 
     fn page(&mut self, text: &str) -> Result<(), Failure> {
-        self.printer.out(&format!("{}\n", text.trim_end_matches('\n')))
+        self.printer.page(text)
     }
 }
 

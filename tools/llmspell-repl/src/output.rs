@@ -12,6 +12,7 @@ use llmspell_wire::Message;
 use serde_json::Value;
 
 use crate::Failure;
+use crate::exec::Frontend;
 
 const RED: &str = "\x1b[31m";
 const RESET: &str = "\x1b[0m";
@@ -44,6 +45,11 @@ impl Printer {
             "error" => self.error(c),
             _ => Ok(()),
         }
+    }
+
+    /// A pager payload (`page(text)` in Lua): the text on standard output, one final newline.
+    pub fn page(&mut self, text: &str) -> Result<(), Failure> {
+        self.out(&format!("{}\n", text.trim_end_matches('\n')))
     }
 
     /// Text on standard output.
@@ -110,6 +116,19 @@ pub fn error_text(content: &Value) -> String {
         }
     }
     text
+}
+
+/// A printer alone is the frontend of a batch run: nobody can answer `input()`.
+impl Frontend for Printer {
+    fn show(&mut self, msg: &Message) -> Result<(), Failure> {
+        Printer::show(self, msg)
+    }
+    fn input(&mut self, _prompt: &str, _password: bool) -> Option<String> {
+        None
+    }
+    fn page(&mut self, text: &str) -> Result<(), Failure> {
+        Printer::page(self, text)
+    }
 }
 
 #[cfg(test)]
