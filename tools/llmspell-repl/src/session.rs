@@ -88,8 +88,7 @@ impl Session {
         {
             return Err(Failure::new(ExitCode::Unavailable, "own kernel exited"));
         }
-        let info = self.info.clone();
-        let answered = self.client().heartbeat(&info, HEARTBEAT_WAIT);
+        let answered = self.client().heartbeat(&self.info, HEARTBEAT_WAIT);
         answered.map(drop).map_err(|e| {
             Failure::new(
                 ExitCode::Unavailable,
