@@ -1,7 +1,7 @@
 //! What a tool's commands fail with: an exit code (sysexits) and a one-line message that says
 //! what and where. Libraries return typed errors; a tool turns them into a [`Failure`]
 //! (keeping their exit code) and only its `main` turns that into a status with
-//! [`exit_status`].
+//! [`exit_status`]; [`run_tool`] is that whole `main` (command line, run, status) for every tool.
 
 use crate::exit::{ExitCode, HasExitCode};
 
@@ -44,6 +44,19 @@ pub fn exit_status(tool: &str, result: Result<(), Failure>) -> u8 {
                 eprintln!("{tool}: {failure}");
             }
             failure.code.code()
+        }
+    }
+}
+
+/// A tool's whole `main`: parses the command line as `C` (clap prints usage errors on standard
+/// error, exit 64; `--help` / `--version` on standard output, exit 0), runs `command` with it
+/// and returns [`exit_status`] of the result.
+pub fn run_tool<C: clap::Parser>(tool: &str, command: impl FnOnce(C) -> Result<(), Failure>) -> u8 {
+    match C::try_parse() {
+        Ok(cli) => exit_status(tool, command(cli)),
+        Err(err) => {
+            let _ = err.print();
+            if err.use_stderr() { ExitCode::Usage.code() } else { ExitCode::Ok.code() }
         }
     }
 }

@@ -9,7 +9,7 @@ pub mod paths;
 pub mod pidfile;
 
 pub use exit::{ExitCode, HasExitCode};
-pub use failure::{Failure, exit_status};
+pub use failure::{Failure, exit_status, run_tool};
 pub use kernel_ref::{KernelRef, KernelRefError};
 pub use paths::{Home, KernelId, KernelIdError};
 pub use pidfile::{Liveness, PidFile, PidFileError};

@@ -16,22 +16,14 @@ pub mod output;
 pub mod registry;
 pub mod spawn;
 
-use clap::Parser;
 use llmspell_common::ExitCode;
 
 pub use llmspell_common::Failure;
 
 /// Parses the command line, runs the command, prints any failure; returns the exit status.
 pub fn main() -> u8 {
-    let cli = match cli::Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(err) => {
-            let _ = err.print();
-            return if err.use_stderr() { ExitCode::Usage.code() } else { 0 };
-        }
-    };
     use cli::Command;
-    let result = match cli.command {
+    llmspell_common::run_tool("llmspell-fleet", |cli: cli::Cli| match cli.command {
         Command::Spawn(args) => spawn::run(&args),
         Command::List(args) => manage::list(&args),
         Command::Stop(args) => manage::stop(&args),
@@ -42,8 +34,7 @@ pub fn main() -> u8 {
         Command::Cleanup => health::cleanup(),
         Command::Cull(args) => health::cull(&args),
         Command::Metrics(args) => metrics::run(&args),
-    };
-    llmspell_common::exit_status("llmspell-fleet", result)
+    })
 }
 
 /// The worse of two outcomes: any real error beats "not so" (1), which beats success.

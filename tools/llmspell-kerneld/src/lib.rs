@@ -19,26 +19,15 @@ pub mod status;
 pub mod stop;
 pub mod transport;
 
-use clap::Parser;
-use llmspell_common::ExitCode;
-
 pub use llmspell_common::Failure;
 
 /// Parses the command line, runs the command, prints any failure; returns the exit status.
 pub fn main() -> u8 {
-    let cli = match cli::Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(err) => {
-            let _ = err.print();
-            return if err.use_stderr() { ExitCode::Usage.code() } else { 0 };
-        }
-    };
-    let result = match cli.command {
+    llmspell_common::run_tool("llmspell-kerneld", |cli: cli::Cli| match cli.command {
         cli::Command::Start(args) => start::run(args),
         cli::Command::InstallKernelspec(args) => kernelspec::run(&args),
         cli::Command::Status(args) => status::run(&args),
         cli::Command::Stop(args) => stop::run(&args),
         cli::Command::InstallService(args) => service::run(&args),
-    };
-    llmspell_common::exit_status("llmspell-kerneld", result)
+    })
 }

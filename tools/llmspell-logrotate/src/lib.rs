@@ -23,7 +23,6 @@ pub mod writers;
 
 use std::path::PathBuf;
 
-use clap::Parser;
 use llmspell_common::{ExitCode, Home};
 
 use crate::cli::Cli;
@@ -51,17 +50,10 @@ pub fn failpoint(step: &str) {
 
 /// Parses the command line, rotates, prints any failure; returns the exit status.
 pub fn main() -> u8 {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(err) => {
-            let _ = err.print();
-            return if err.use_stderr() { ExitCode::Usage.code() } else { 0 };
-        }
-    };
-    match run(&cli) {
-        Ok(()) => 0,
-        Err(failure) => failure.code.code(),
-    }
+    // run() prints each failure where it happens; only the code is left to return.
+    llmspell_common::run_tool("llmspell-logrotate", |cli: Cli| {
+        run(&cli).map_err(|failure| Failure::new(failure.code, ""))
+    })
 }
 
 /// Rotates every log; failures are printed as they happen and the first one is returned.

@@ -24,7 +24,6 @@ pub mod signals;
 
 use std::io::{BufReader, IsTerminal, Read};
 
-use clap::Parser;
 use llmspell_common::{ExitCode, Home};
 
 use crate::batch::Input;
@@ -37,14 +36,7 @@ pub use llmspell_common::Failure;
 
 /// Parses the command line, runs, prints any failure; returns the exit status.
 pub fn main() -> u8 {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(err) => {
-            let _ = err.print();
-            return if err.use_stderr() { ExitCode::Usage.code() } else { 0 };
-        }
-    };
-    llmspell_common::exit_status("llmspell-repl", run(&cli))
+    llmspell_common::run_tool("llmspell-repl", |cli: Cli| run(&cli))
 }
 
 /// Runs the REPL: interactive on a terminal, batch for a pipe, `--execute` or `-e`.

@@ -21,7 +21,6 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::Parser;
 use llmspell_common::{ExitCode, Home};
 use llmspell_tools::{Policy, Registry};
 use serde_json::{Value, json};
@@ -37,14 +36,7 @@ pub use llmspell_common::Failure;
 
 /// Parses the command line, runs the command, prints any failure; returns the exit status.
 pub fn main() -> u8 {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(err) => {
-            let _ = err.print();
-            return if err.use_stderr() { ExitCode::Usage.code() } else { 0 };
-        }
-    };
-    llmspell_common::exit_status("llmspell-tool", run(&cli))
+    llmspell_common::run_tool("llmspell-tool", |cli: Cli| run(&cli))
 }
 
 /// Runs one command: build the request, have it answered, print the reply.
