@@ -7,8 +7,8 @@ use std::time::Duration;
 use harness::{Home, alive};
 use serde_json::{Value, json};
 
-fn pid_of(entry: &Value) -> u64 {
-    entry["pid"].as_u64().unwrap()
+fn pid_of(entry: &Value) -> u32 {
+    entry["pid"].as_u64().unwrap().try_into().unwrap()
 }
 
 #[test]
@@ -17,23 +17,23 @@ fn spawn_three_list_health_then_a_killed_one_is_unhealthy_and_cleaned_up() {
     let spawned = home.fleet(&["spawn", "--count", "3", "--json"]);
     let spawned = {
         assert_eq!(spawned.code, Some(0), "{spawned:?}");
-        spawned.json()
+        spawned.stdout_json()
     };
     assert_eq!(spawned.as_array().unwrap().len(), 3);
     assert_eq!(home.ids().len(), 3);
 
     let list = home.fleet(&["list", "--json"]);
-    let list = list.json();
+    let list = list.stdout_json();
     assert_eq!(list.as_array().unwrap().len(), 3);
     assert!(list.as_array().unwrap().iter().all(|k| k["process"] == "alive"));
     // Piped: one tab-separated line per kernel.
-    let tsv = home.fleet(&["list"]).ok();
+    let tsv = home.fleet(&["list"]).succeeded();
     assert_eq!(tsv.lines().count(), 3);
     assert!(tsv.lines().all(|l| l.split('\t').count() == 8), "{tsv}");
 
     let health = home.fleet(&["health", "--json"]);
     assert_eq!(health.code, Some(0), "{health:?}");
-    for h in health.json().as_array().unwrap() {
+    for h in health.stdout_json().as_array().unwrap() {
         assert_eq!(h["healthy"], true);
         assert_eq!(h["heartbeat"], true);
         assert!(h["kernel_info_ms"].as_f64().is_some());
@@ -56,7 +56,7 @@ fn spawn_three_list_health_then_a_killed_one_is_unhealthy_and_cleaned_up() {
     let health = home.fleet(&["health", "--json"]);
     assert_eq!(health.code, Some(1), "{health:?}");
     let sick: Vec<Value> = health
-        .json()
+        .stdout_json()
         .as_array()
         .unwrap()
         .iter()
@@ -69,7 +69,7 @@ fn spawn_three_list_health_then_a_killed_one_is_unhealthy_and_cleaned_up() {
         (Some(&*victim_id), Some("dead"))
     );
 
-    let cleanup = home.fleet(&["cleanup"]).ok();
+    let cleanup = home.fleet(&["cleanup"]).succeeded();
     assert_eq!(cleanup, format!("removed {victim_id}\n"));
     let left = home.registered();
     assert_eq!(left.len(), 2);
@@ -88,7 +88,7 @@ fn spawn_three_list_health_then_a_killed_one_is_unhealthy_and_cleaned_up() {
 #[test]
 fn parallel_spawns_lose_no_entry_and_stop_all_empties_the_registry() {
     let home = Home::new();
-    home.fleet(&["spawn", "--count", "2"]).ok();
+    home.fleet(&["spawn", "--count", "2"]).succeeded();
     let children: Vec<_> = (0..8).map(|_| home.command(&["spawn"]).output_async()).collect();
     for child in children {
         let out = child.wait_with_output().unwrap();
@@ -98,9 +98,9 @@ fn parallel_spawns_lose_no_entry_and_stop_all_empties_the_registry() {
     let mut unique = ids.clone();
     unique.dedup();
     assert_eq!((ids.len(), unique.len()), (10, 10), "{ids:?}");
-    let pids: Vec<u64> = home.registered().iter().map(pid_of).collect();
+    let pids: Vec<u32> = home.registered().iter().map(pid_of).collect();
 
-    let stop = home.fleet(&["stop", "--all", "--timeout", "5"]).ok();
+    let stop = home.fleet(&["stop", "--all", "--timeout", "5"]).succeeded();
     assert_eq!(stop.lines().count(), 10);
     assert!(home.registered().is_empty());
     assert!(pids.iter().all(|p| !alive(*p)), "a kernel survived stop --all");
@@ -125,8 +125,8 @@ impl SpawnPiped for std::process::Command {
 #[test]
 fn cull_stops_only_the_idle_kernel_never_the_busy_one() {
     let home = Home::new();
-    home.fleet(&["spawn", "--id", "idle"]).ok();
-    let busy = home.fleet(&["spawn", "--id", "busy", "--tag", "role=worker"]).ok();
+    home.fleet(&["spawn", "--id", "idle"]).succeeded();
+    let busy = home.fleet(&["spawn", "--id", "busy", "--tag", "role=worker"]).succeeded();
     let conn = busy.trim().split('\t').nth(2).unwrap().to_owned();
     let info = llmspell_wire::ConnectionInfo::read(std::path::Path::new(&conn)).unwrap();
     let client = llmspell_wire::Client::connect(&info).unwrap();
@@ -141,7 +141,7 @@ fn cull_stops_only_the_idle_kernel_never_the_busy_one() {
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
-        let health = home.fleet(&["health", "--json", "busy"]).json();
+        let health = home.fleet(&["health", "--json", "busy"]).stdout_json();
         if health[0]["busy"] == true {
             break;
         }
@@ -150,17 +150,17 @@ fn cull_stops_only_the_idle_kernel_never_the_busy_one() {
     }
     std::thread::sleep(Duration::from_millis(400));
 
-    let culled = home.fleet(&["cull", "--idle", "200ms", "--timeout", "1"]).ok();
+    let culled = home.fleet(&["cull", "--idle", "200ms", "--timeout", "1"]).succeeded();
     assert_eq!(culled, "culled idle\n");
     assert_eq!(home.ids(), ["busy"]);
-    let health = home.fleet(&["health", "--json"]).json();
+    let health = home.fleet(&["health", "--json"]).stdout_json();
     assert_eq!(
         (health[0]["healthy"].clone(), health[0]["busy"].clone()),
         (json!(true), json!(true))
     );
 
     // --busy takes the busy one too (it has run longer than the limit); stop --tag would as well.
-    let culled = home.fleet(&["cull", "--idle", "200ms", "--busy", "--timeout", "1"]).ok();
+    let culled = home.fleet(&["cull", "--idle", "200ms", "--busy", "--timeout", "1"]).succeeded();
     assert_eq!(culled, "culled busy\n");
     assert!(home.registered().is_empty());
 }
@@ -206,9 +206,9 @@ fn port_range_restart_connect_logs_and_metrics() {
         assert_eq!(ports.len(), 5);
         ports.values().all(|p| (first..=last).contains(&(p.as_u64().unwrap() as u16)))
     };
-    assert!(in_range(&spawned.json()[0]), "{spawned:?}");
+    assert!(in_range(&spawned.stdout_json()[0]), "{spawned:?}");
 
-    let conn = home.fleet(&["connect", "pr"]).ok();
+    let conn = home.fleet(&["connect", "pr"]).succeeded();
     assert_eq!(conn.trim(), home.path().join("kernels/kernel-pr.json").to_str().unwrap());
     assert_eq!(home.fleet(&["connect", "nope"]).code, Some(66));
 
@@ -220,7 +220,7 @@ fn port_range_restart_connect_logs_and_metrics() {
         outcome.result_text().map(str::to_owned)
     };
     execute(r#"State.save("fleet", "kept", "yes")"#);
-    home.fleet(&["restart", "pr", "--timeout", "2"]).ok();
+    home.fleet(&["restart", "pr", "--timeout", "2"]).succeeded();
     // Same id, so the same state store: what was saved before the restart is there after it.
     assert_eq!(execute(r#"State.load("fleet", "kept")"#).as_deref(), Some("\"yes\""));
     let entry = home.registered()[0].clone();
@@ -233,12 +233,12 @@ fn port_range_restart_connect_logs_and_metrics() {
     assert_eq!(home.fleet(&["logs", "pr"]).code, Some(0));
     assert_eq!(home.fleet(&["logs", "nope"]).code, Some(66));
 
-    let metrics = home.fleet(&["metrics"]).ok();
+    let metrics = home.fleet(&["metrics"]).succeeded();
     assert!(metrics.contains("llmspell_fleet_kernels{state=\"running\"} 1\n"), "{metrics}");
     assert!(metrics.contains("llmspell_kernel_restarts_total{id=\"pr\"} 1\n"), "{metrics}");
     assert!(metrics.contains("llmspell_kernel_up{id=\"pr\"} 1\n"), "{metrics}");
     let textfile = home.path().join("textfile/llmspell.prom");
-    home.fleet(&["metrics", "--textfile", textfile.to_str().unwrap()]).ok();
+    home.fleet(&["metrics", "--textfile", textfile.to_str().unwrap()]).succeeded();
     let written = std::fs::read_to_string(&textfile).unwrap();
     assert!(written.contains("# TYPE llmspell_kernel_rss_bytes gauge\n"));
     let names: Vec<_> = std::fs::read_dir(textfile.parent().unwrap()).unwrap().collect();
@@ -248,21 +248,23 @@ fn port_range_restart_connect_logs_and_metrics() {
 #[test]
 fn kernels_the_fleet_did_not_start_are_listed_but_not_registered() {
     let home = Home::new();
-    home.kerneld(&["start", "--daemon", "--id", "by-hand"]).ok();
-    let list = home.fleet(&["list", "--json"]).json();
+    home.kerneld(&["start", "--daemon", "--id", "by-hand"]).succeeded();
+    let list = home.fleet(&["list", "--json"]).stdout_json();
     assert_eq!(list[0]["id"], "by-hand");
     assert_eq!(list[0]["source"], "unregistered");
     assert!(home.registered().is_empty());
     // connect works for it too (the file llmspell-kerneld uses for that id).
-    assert!(home.fleet(&["connect", "by-hand"]).ok().trim().ends_with("kernel-by-hand.json"));
+    assert!(
+        home.fleet(&["connect", "by-hand"]).succeeded().trim().ends_with("kernel-by-hand.json")
+    );
 }
 
 #[test]
 fn stop_by_tag_stops_only_the_tagged_kernels() {
     let home = Home::new();
-    home.fleet(&["spawn", "--count", "2", "--tag", "team=a"]).ok();
-    home.fleet(&["spawn", "--id", "keep", "--tag", "team=b"]).ok();
-    let stopped = home.fleet(&["stop", "--tag", "team=a", "--timeout", "5"]).ok();
+    home.fleet(&["spawn", "--count", "2", "--tag", "team=a"]).succeeded();
+    home.fleet(&["spawn", "--id", "keep", "--tag", "team=b"]).succeeded();
+    let stopped = home.fleet(&["stop", "--tag", "team=a", "--timeout", "5"]).succeeded();
     assert_eq!(stopped.lines().count(), 2, "{stopped}");
     assert_eq!(home.ids(), ["keep"]);
     assert_eq!(home.fleet(&["health"]).code, Some(0));
@@ -279,7 +281,7 @@ fn logs_follow_keeps_reading_across_a_rotation() {
     std::fs::create_dir_all(&logs).unwrap();
     let log = logs.join("kernel-w.log");
     std::fs::write(&log, "first\n").unwrap();
-    assert_eq!(home.fleet(&["logs", "w"]).ok(), "first\n");
+    assert_eq!(home.fleet(&["logs", "w"]).succeeded(), "first\n");
 
     let mut child =
         home.command(&["logs", "w", "-f"]).stdout(std::process::Stdio::piped()).spawn().unwrap();

@@ -15,36 +15,13 @@ pub fn binary() -> &'static Path {
 
 /// `llmspell-kerneld` from the same build (`cargo build -p llmspell-kerneld`).
 pub fn kerneld() -> PathBuf {
-    let path = binary().parent().unwrap().join("llmspell-kerneld");
-    assert!(path.exists(), "{} is missing: cargo build -p llmspell-kerneld", path.display());
-    path
+    llmspell_testkit::beside(binary(), "llmspell-kerneld")
 }
 
-#[derive(Debug)]
-pub struct Run {
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    /// Asserts exit 0 and returns stdout.
-    pub fn ok(self) -> String {
-        assert_eq!(self.code, Some(0), "expected success: {self:?}");
-        self.stdout
-    }
-
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {self:?}"))
-    }
-}
+pub use llmspell_testkit::{Run, alive};
 
 fn run(output: Output) -> Run {
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    Run::new("llmspell-fleet", output)
 }
 
 pub struct Home {
@@ -112,11 +89,6 @@ impl Home {
 
 impl Drop for Home {
     fn drop(&mut self) {
-        let _ = self.kerneld(&["stop", "--all", "--timeout", "1"]);
+        llmspell_testkit::stop_all(&kerneld(), self.path());
     }
-}
-
-/// Whether `pid` is still a live (not zombie) process.
-pub fn alive(pid: u64) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
 }

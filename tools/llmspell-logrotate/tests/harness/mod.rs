@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
 
 pub fn binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_llmspell-logrotate"))
@@ -27,32 +27,11 @@ pub fn built(relative: &str, how: &str) -> PathBuf {
     path
 }
 
-/// What a run printed and how it ended.
-#[derive(Debug)]
-pub struct Run {
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-}
+pub use llmspell_testkit::Run;
 
-impl Run {
-    /// Asserts exit 0 and an empty stderr; returns stdout.
-    pub fn ok(&self) -> &str {
-        assert_eq!(self.code, Some(0), "expected success: {self:#?}");
-        assert_eq!(self.stderr, "", "unexpected stderr: {self:#?}");
-        &self.stdout
-    }
-
-    /// Asserts the exit code and one `llmspell-logrotate: ` line on stderr; returns it.
-    pub fn fails(&self, code: i32) -> &str {
-        assert_eq!(self.code, Some(code), "expected exit {code}: {self:#?}");
-        let line = self.stderr.strip_suffix('\n').unwrap_or(&self.stderr);
-        assert!(
-            line.starts_with("llmspell-logrotate: ") && !line.contains('\n'),
-            "expected one `llmspell-logrotate: ` line on stderr: {self:#?}"
-        );
-        line
-    }
+/// A run of this tool.
+fn run_of(out: Output) -> Run {
+    Run::new("llmspell-logrotate", out)
 }
 
 /// A temp `$LLMSPELL_HOME`, used as the working directory too.
@@ -85,12 +64,7 @@ impl Home {
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
-        let out = self.command(args).output().unwrap();
-        Run {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        run_of(self.command(args).output().unwrap())
     }
 
     /// Runs with the failpoint `step` (the process SIGKILLs itself there); asserts it died so.
@@ -234,37 +208,19 @@ impl Drop for Writer {
 }
 
 /// A daemon kernel started with `llmspell-kerneld start --daemon`; stopped when dropped.
-pub struct Daemon {
-    home: PathBuf,
-    pub id: String,
-    pub pid: u32,
-}
+pub struct Daemon(llmspell_testkit::Daemon);
 
 impl Daemon {
+    /// `llmspell-kerneld start --daemon --id ID` in `home`; stopped when dropped.
     pub fn start(home: &Home, id: &str) -> Daemon {
-        let kerneld = built(
-            "llmspell-kerneld",
-            "build it first (cargo build -p llmspell-kerneld, or cargo test --workspace)",
-        );
-        let out = Command::new(kerneld)
-            .args(["start", "--daemon", "--id", id])
-            .env("LLMSPELL_HOME", home.path())
-            .env_remove("LLMSPELL_LOG")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "the daemon did not start: {out:?}");
-        let pid_file = home.path().join(format!("kernels/kernel-{id}.pid"));
-        let pid = std::fs::read_to_string(pid_file).unwrap().trim().parse().unwrap();
-        Daemon { home: home.path().to_owned(), id: id.to_owned(), pid }
+        let kerneld = llmspell_testkit::beside(binary(), "llmspell-kerneld");
+        Daemon(llmspell_testkit::Daemon::start(&kerneld, home.path(), id))
     }
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = Command::new(bin_dir().join("llmspell-kerneld"))
-            .args(["stop", &self.id, "--timeout", "2"])
-            .env("LLMSPELL_HOME", &self.home)
-            .output();
+impl std::ops::Deref for Daemon {
+    type Target = llmspell_testkit::Daemon;
+    fn deref(&self) -> &llmspell_testkit::Daemon {
+        &self.0
     }
 }

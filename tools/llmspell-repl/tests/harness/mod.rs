@@ -9,7 +9,7 @@ pub mod tmux;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub fn binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_llmspell-repl"))
@@ -17,26 +17,20 @@ pub fn binary() -> &'static Path {
 
 /// `llmspell-kerneld` from the same build (`cargo build -p llmspell-kerneld`).
 pub fn kerneld() -> PathBuf {
-    let path = binary().parent().unwrap().join("llmspell-kerneld");
-    assert!(path.exists(), "{} is missing: cargo build -p llmspell-kerneld", path.display());
-    path
+    llmspell_testkit::beside(binary(), "llmspell-kerneld")
 }
 
-#[derive(Debug)]
-pub struct Run {
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-}
+pub use llmspell_testkit::{Run, alive};
 
 pub struct Home {
+    /// Stopped when the home is dropped, before its directory goes (fields drop in order).
+    daemons: Vec<llmspell_testkit::Daemon>,
     dir: tempfile::TempDir,
-    daemons: Vec<String>,
 }
 
 impl Home {
     pub fn new() -> Home {
-        Home { dir: tempfile::tempdir().unwrap(), daemons: Vec::new() }
+        Home { daemons: Vec::new(), dir: tempfile::tempdir().unwrap() }
     }
 
     pub fn path(&self) -> &Path {
@@ -65,24 +59,13 @@ impl Home {
             .spawn()
             .unwrap();
         child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        Run {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Run::new("llmspell-repl", child.wait_with_output().unwrap())
     }
 
     /// Starts `llmspell-kerneld start --daemon --id ID`; stopped when the home is dropped.
     pub fn daemon(&mut self, id: &str) {
-        let out = Command::new(kerneld())
-            .args(["start", "--daemon", "--id", id])
-            .env("LLMSPELL_HOME", self.path())
-            .env_remove("LLMSPELL_LOG")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "the daemon did not start: {out:?}");
-        self.daemons.push(id.to_owned());
+        let daemon = llmspell_testkit::Daemon::start(&kerneld(), self.path(), id);
+        self.daemons.push(daemon);
     }
 
     /// The pid of the kernel the REPL started (its connection file is under this home).
@@ -97,30 +80,7 @@ impl Home {
     }
 }
 
-impl Drop for Home {
-    fn drop(&mut self) {
-        for id in &self.daemons {
-            let _ = Command::new(kerneld())
-                .args(["stop", "--timeout", "2", id])
-                .env("LLMSPELL_HOME", self.path())
-                .output();
-        }
-    }
-}
-
-/// Whether `pid` is still a live (not zombie) process.
-pub fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
-}
-
-/// Waits for `child` to exit; its exit code.
+/// Waits for the REPL `child` to exit; its exit code.
 pub fn wait(child: &mut Child, limit: Duration) -> Option<i32> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code();
-        }
-        assert!(Instant::now() < deadline, "the REPL did not exit");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    llmspell_testkit::wait(child, limit, "the REPL")
 }
