@@ -249,3 +249,6 @@ fn build_request(
     };
     Ok((cfg.clone(), req))
 }
+
+#[cfg(test)]
+mod tests;
