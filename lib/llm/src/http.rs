@@ -154,10 +154,8 @@ fn post_once(cfg: &ProviderConfig, key: Option<&ApiKey>, bytes: &[u8]) -> Attemp
     let mut response = match agent.run(request) {
         Ok(r) => r,
         Err(ureq::Error::Timeout(which)) => {
-            let msg = format!(
-                "no answer within the {:.0} s timeout ({which})",
-                cfg.timeout.as_secs_f64()
-            );
+            let secs = cfg.timeout.as_secs_f64();
+            let msg = format!("no answer within the {secs} s timeout ({which})");
             return Err((transport(msg), None));
         }
         Err(e) => return Err((transport(format!("cannot reach {}: {e}", url(cfg))), None)),

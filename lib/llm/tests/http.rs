@@ -215,3 +215,15 @@ fn malformed_replies_are_errors_not_panics() {
     let (out, _) = run(Call::start(provider(&base, ""), request(true)));
     assert!(matches!(out, Err(LlmError::Malformed { .. })), "{out:?}");
 }
+
+#[test]
+fn the_timeout_bounds_a_silent_server() {
+    // Headers never come: the server accepts and says nothing for a minute.
+    let silent = Reply { head_and_body: String::new(), hold: Duration::from_secs(60) };
+    let (base, _) = serve(vec![silent]);
+    let cfg = provider(&base, "timeout = 0.5\nmax_retries = 0\n");
+    let (out, _) = run(Call::start(cfg, request(false)));
+    let err = out.unwrap_err();
+    assert!(matches!(err, LlmError::Transport { .. }), "{err:?}");
+    assert!(err.to_string().contains("no answer within the 0.5 s timeout"), "{err}");
+}
