@@ -181,6 +181,23 @@ mod tests {
     }
 
     #[test]
+    fn providers_table_is_read_and_a_bad_one_names_file_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path());
+        assert!(providers(None, &home, dir.path()).unwrap().list.is_empty(), "no file: none");
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[kernel]\nlog_level = \"info\"\n[providers.p]\nkind = \"openai\"\n")
+            .unwrap();
+        let p = providers(Some(&file), &home, dir.path()).unwrap();
+        assert_eq!(p.list[0].name, "p");
+        assert!(parse(&std::fs::read_to_string(&file).unwrap(), &file).is_ok(), "[kernel] too");
+        std::fs::write(&file, "[providers.p]\nkind = \"openai\"\nmodle = \"x\"\n").unwrap();
+        let err = providers(Some(&file), &home, dir.path()).unwrap_err();
+        assert_eq!(err.code, ExitCode::Config);
+        assert!(err.message.contains("c.toml") && err.message.contains("modle"), "{}", err.message);
+    }
+
+    #[test]
     fn missing_default_file_is_fine_missing_explicit_is_not() {
         let dir = tempfile::tempdir().unwrap();
         let home = Home::at(dir.path());
