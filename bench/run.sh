@@ -15,7 +15,9 @@
 #   trips per second over ZeroMQ, and the Lua Tool.invoke loop) rewrites docs/benchmarks-tools.md,
 #   bench/repl_bench.py (llmspell-repl against jupyter console) docs/benchmarks-repl.md;
 #   bench/logrotate.sh (rotation and gzip figures) rewrites docs/benchmarks-logrotate.md;
-#   bench/fleet_bench.py (spawn-to-ready, idle RSS of 20 kernels) docs/benchmarks-fleet.md.
+#   bench/fleet_bench.py (spawn-to-ready, idle RSS of 20 kernels) docs/benchmarks-fleet.md;
+#   bench/agents_bench.py (Agent execute / stream / interrupt against ipykernel doing the same
+#   request) docs/benchmarks-agents.md.
 #
 # Usage: bench/run.sh [--runs N] [--startups N] [--kernels llmspell,ipykernel,...] [--no-write]
 set -euo pipefail
@@ -81,5 +83,12 @@ fi
 # llmspell-logrotate: a 1 GiB rotation (a rename) against copy-based rotation, and gzip
 # throughput against gzip -6 (stdlib only; prints PASS/MISS, never fails); see bench/logrotate.sh.
 "$repo/bench/logrotate.sh" || echo "bench/run.sh: the logrotate benchmark could not run" >&2
+
+# Agents: an LLM call, a streamed answer and an interrupt through the kernel, against ipykernel
+# doing the same request with the standard library (fake server on 127.0.0.1; prints figures
+# and ratios, never fails; rewrites docs/benchmarks-agents.md).
+if [[ -n "${LLMSPELL_KERNELD:-}" ]]; then
+    "$venv/bin/python" "$repo/bench/agents_bench.py" || true
+fi
 
 exec "$venv/bin/python" "$repo/bench/kernel_bench.py" "$@"

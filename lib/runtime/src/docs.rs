@@ -104,6 +104,41 @@ pub(crate) const DOCS: &[Doc] = &[
         "Tool.search(query) -> {{name, category, description, score}, ...}",
         "Tools matching every word of query in their name, category or description, best first.",
     ),
+    (
+        "Provider",
+        "Provider",
+        "The LLM providers of config.toml ([providers.NAME]): list, get. Keys are never shown.",
+    ),
+    (
+        "Provider.list",
+        "Provider.list() -> {{name, kind, model, base_url, key_set, key_required}, ...}",
+        "The configured providers in name order; key_set says whether the API key could be read.",
+    ),
+    (
+        "Provider.get",
+        "Provider.get([name]) -> {name, kind, model}",
+        "The named provider, or the default one; raises an error naming what to configure when there is none.",
+    ),
+    (
+        "Agent",
+        "Agent",
+        "LLM agents: Agent.builder():provider(p):model(m):system_prompt(s):allow_tool(t):build(), then agent:execute{text = ...}, agent:stream(input [, fn]), agent:history(), agent:reset(), agent:usage().",
+    ),
+    (
+        "Agent.builder",
+        "Agent.builder() -> builder",
+        "A builder with :name, :provider, :model, :system_prompt, :temperature, :max_tokens, :allow_tool, :max_rounds and :build(). execute returns {text, tool_calls, usage}; an interrupt cancels the request at once.",
+    ),
+    (
+        "Workflow",
+        "Workflow",
+        "Workflows of tool, agent, function and nested-workflow steps: Workflow.builder():sequential()|:parallel()|:conditional()|:loop():step{...}:build(), then workflow:execute(input).",
+    ),
+    (
+        "Workflow.builder",
+        "Workflow.builder() -> builder",
+        "A builder with :name, the kind (:sequential, :parallel, :conditional, :loop), :step{name=, tool=|agent=|fn=|workflow=}, :condition, :else_step, :max_iterations, :stop_when and :build(). execute returns {output, outputs, steps}; parallel tool steps run at the same time.",
+    ),
     // base
     (
         "assert",

@@ -27,7 +27,7 @@ use crate::errors::{self, Interrupted};
 use crate::host::Host;
 use crate::{
     Completeness, Completion, EngineError, Frontend, Inspection, InterruptHandle, Outcome,
-    ScriptError, complete, completeness, globals, inspect, render, tools,
+    ScriptError, complete, completeness, globals, inspect, llm, render, tools,
 };
 
 /// VM instructions between two checks of the interrupt flag.
@@ -137,6 +137,12 @@ impl Engine {
         self.host.tools().attach(registry);
     }
 
+    /// Give `Provider` and `Agent` the LLM providers of config.toml. Survives
+    /// [`reset`](Engine::reset). Without it, every agent fails with "no LLM provider configured".
+    pub fn attach_providers(&mut self, providers: Arc<llmspell_llm::Providers>) {
+        self.host.providers().attach(providers);
+    }
+
     /// Replace the Lua state with a fresh one; the frontend, interrupt handle, state store and
     /// tool registry stay.
     pub fn reset(&mut self) -> Result<(), EngineError> {
@@ -234,6 +240,7 @@ fn new_state(host: &Host, interrupt: &InterruptHandle) -> Result<(Lua, Function)
     let lua = Lua::new_with(StdLib::ALL_SAFE, LuaOptions::default()).map_err(EngineError::State)?;
     globals::install(&lua, host).map_err(EngineError::Globals)?;
     tools::install(&lua, host.tools(), interrupt).map_err(EngineError::Globals)?;
+    llm::install(&lua, host, interrupt).map_err(EngineError::Globals)?;
     let flag = interrupt.clone();
     lua.set_global_hook(HookTriggers::new().every_nth_instruction(HOOK_INTERVAL), move |_, _| {
         if flag.is_set() { Err(mlua::Error::external(Interrupted)) } else { Ok(VmState::Continue) }

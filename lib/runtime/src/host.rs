@@ -1,13 +1,14 @@
 //! State shared between the [`Engine`](crate::Engine) and the Rust callbacks installed in Lua.
 //!
-//! Callbacks must be `'static`, so the frontend, the pager buffer, the `State` store slot and the
-//! `Tool` registry slot live behind `Rc<RefCell<..>>` and survive `Engine::reset`. Borrows are
+//! Callbacks must be `'static`, so the frontend, the pager buffer, the `State` store slot, the
+//! `Tool` registry slot and the LLM providers live behind `Rc<RefCell<..>>` and survive `Engine::reset`. Borrows are
 //! short and never held across a call back into Lua, so they cannot conflict; a failed borrow
 //! still becomes a Lua error rather than a panic.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use crate::llm::ProviderSlot;
 use crate::state::StateSlot;
 use crate::tools::ToolSlot;
 use crate::{Frontend, InputError, StreamName};
@@ -19,6 +20,7 @@ pub(crate) struct Host {
     pager: Rc<RefCell<String>>,
     state: StateSlot,
     tools: ToolSlot,
+    providers: ProviderSlot,
 }
 
 /// The frontend was already borrowed (only reachable through a re-entrant frontend).
@@ -33,6 +35,7 @@ impl Host {
             pager: Rc::default(),
             state: StateSlot::default(),
             tools: ToolSlot::default(),
+            providers: ProviderSlot::default(),
         }
     }
 
@@ -76,6 +79,11 @@ impl Host {
     /// The registry behind the `Tool` global.
     pub(crate) fn tools(&self) -> &ToolSlot {
         &self.tools
+    }
+
+    /// The providers behind `Provider` and `Agent`.
+    pub(crate) fn providers(&self) -> &ProviderSlot {
+        &self.providers
     }
 
     pub(crate) fn page(&self, text: &str) {

@@ -16,6 +16,9 @@
 //!
 //! Tools: [`Engine::attach_tools`] backs the `Tool` global with an `llmspell_tools::Registry`
 //! (see [`tools`](crate::tools)); the kernel shares the one its `tool_request` path serves.
+//!
+//! LLMs: [`Engine::attach_providers`] gives the `Provider`, `Agent` and `Workflow` globals the
+//! `[providers.NAME]` of config.toml (see [`llm`](crate::llm)).
 
 mod complete;
 mod completeness;
@@ -28,6 +31,7 @@ mod inspect;
 mod io;
 mod json;
 mod lex;
+mod llm;
 mod render;
 mod state;
 #[cfg(test)]

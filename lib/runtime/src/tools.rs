@@ -51,7 +51,7 @@ impl ToolSlot {
         *self.0.borrow_mut() = Some(registry);
     }
 
-    fn get(&self) -> Option<Arc<Registry>> {
+    pub(crate) fn get(&self) -> Option<Arc<Registry>> {
         self.0.borrow().clone()
     }
 }

@@ -1,6 +1,7 @@
 //! config.toml: defaults shared by every llmspell tool; this kernel reads the `[kernel]` table
 //! and, for its tools, the `[tools]` table ([`tools_policy`], parsed by
-//! `llmspell_tools::Policy`), and ignores the rest (other tools' sections). A bad file is a
+//! `llmspell_tools::Policy`), the `[providers.NAME]` tables ([`providers`], parsed by
+//! `llmspell_llm::Providers`), and ignores the rest (other tools' sections). A bad file is a
 //! configuration error (exit 78) naming the file and the key.
 
 use std::path::{Path, PathBuf};
@@ -74,6 +75,29 @@ pub fn tools_policy(
     llmspell_tools::Policy::from_config(&text, base_dir).map_err(|e| {
         Failure::new(ExitCode::Config, format!("config {}: [tools]: {e}", path.display()))
     })
+}
+
+/// The `[providers.NAME]` tables (LLM providers for the `Agent` global) of the same file
+/// [`load`] reads; a relative `api_key_file` is relative to `base_dir`. No file or no table
+/// means no providers.
+pub fn providers(
+    explicit: Option<&Path>,
+    home: &Home,
+    base_dir: &Path,
+) -> Result<llmspell_llm::Providers, Failure> {
+    let (path, _) = config_path(explicit, home);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(llmspell_llm::Providers::default());
+        }
+        Err(e) => {
+            let code = llmspell_common::exit::for_io_error(&e, true);
+            return Err(Failure::new(code, format!("cannot read config {}: {e}", path.display())));
+        }
+    };
+    llmspell_llm::Providers::parse(&text, base_dir)
+        .map_err(|e| Failure::new(ExitCode::Config, format!("config {}: {e}", path.display())))
 }
 
 /// Reads `explicit` (which must exist) or `$LLMSPELL_HOME/config.toml` (if it exists).
@@ -154,6 +178,23 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn providers_table_is_read_and_a_bad_one_names_file_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path());
+        assert!(providers(None, &home, dir.path()).unwrap().list.is_empty(), "no file: none");
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[kernel]\nlog_level = \"info\"\n[providers.p]\nkind = \"openai\"\n")
+            .unwrap();
+        let p = providers(Some(&file), &home, dir.path()).unwrap();
+        assert_eq!(p.list[0].name, "p");
+        assert!(parse(&std::fs::read_to_string(&file).unwrap(), &file).is_ok(), "[kernel] too");
+        std::fs::write(&file, "[providers.p]\nkind = \"openai\"\nmodle = \"x\"\n").unwrap();
+        let err = providers(Some(&file), &home, dir.path()).unwrap_err();
+        assert_eq!(err.code, ExitCode::Config);
+        assert!(err.message.contains("c.toml") && err.message.contains("modle"), "{}", err.message);
     }
 
     #[test]

@@ -55,7 +55,8 @@ pub fn run(mut args: StartArgs) -> Result<(), Failure> {
     // Tools resolve relative paths against the directory the kernel was started in, which a
     // daemon leaves for `/` at the fork: capture it first.
     let base_dir = std::env::current_dir().unwrap_or_else(|_| std::env::temp_dir());
-    let tools = config::tools_policy(args.config.as_deref(), &home, base_dir)?;
+    let tools = config::tools_policy(args.config.as_deref(), &home, base_dir.clone())?;
+    let providers = config::providers(args.config.as_deref(), &home, &base_dir)?;
     let id = match &args.id {
         Some(id) => KernelId::new(id).map_err(|e| Failure::new(ExitCode::Usage, e.to_string()))?,
         None => KernelId::generate(),
@@ -86,7 +87,8 @@ pub fn run(mut args: StartArgs) -> Result<(), Failure> {
             Side::Daemon(daemon_side) => readiness = daemon_side,
         }
     }
-    let setup = Setup { args, home, config, tools, id, level_override, plan, log_target };
+    let setup =
+        Setup { args, home, config, tools, providers, id, level_override, plan, log_target };
     setup.serve(&mut readiness).inspect_err(|failure| {
         tracing::error!("{failure}");
         readiness.failed(failure);
@@ -100,6 +102,8 @@ struct Setup {
     config: KernelConfig,
     /// The `[tools]` policy, read before the fork.
     tools: Policy,
+    /// The `[providers.NAME]` tables, read before the fork.
+    providers: llmspell_llm::Providers,
     id: KernelId,
     level_override: Option<LevelFilter>,
     plan: Plan,
@@ -146,6 +150,12 @@ impl Setup {
             registry.policy().roots(),
             registry.policy().executables()
         );
+        // Names and URLs only: keys are read per request and never logged.
+        tracing::info!(
+            "LLM providers: {:?}",
+            self.providers.list.iter().map(|p| (&p.name, p.kind.as_str())).collect::<Vec<_>>()
+        );
+        let providers = Arc::new(self.providers);
         let threads = spawn_threads(
             bound,
             interrupter.clone(),
@@ -155,6 +165,7 @@ impl Setup {
             stats,
             self.home.state_db(&self.id),
             registry,
+            providers,
         )?;
         if self.plan.owned {
             info.write(&self.plan.path).map_err(Failure::from_error)?;
@@ -334,6 +345,7 @@ fn spawn_threads(
     stats: Arc<Stats>,
     state: PathBuf,
     registry: Arc<Registry>,
+    providers: Arc<llmspell_llm::Providers>,
 ) -> Result<Threads, Failure> {
     let transport::Bound { ctx, shell, control, stdin, iopub, hb, info } = bound;
     let signer = llmspell_wire::Signer::new(&info.key);
@@ -402,13 +414,15 @@ fn spawn_threads(
     let (ready_tx, ready_rx) = bounded(1);
     std::thread::Builder::new()
         .name("executor".into())
-        .spawn(move || match Executor::new(ctx_for_engine, history, lifecycle, state, registry) {
-            Ok(executor) => {
-                let _ = ready_tx.send(Ok(()));
-                executor.run(request_rx, command_rx);
-            }
-            Err(e) => {
-                let _ = ready_tx.send(Err(e));
+        .spawn(move || {
+            match Executor::new(ctx_for_engine, history, lifecycle, state, registry, providers) {
+                Ok(executor) => {
+                    let _ = ready_tx.send(Ok(()));
+                    executor.run(request_rx, command_rx);
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                }
             }
         })
         .map_err(thread_failure)?;

@@ -17,7 +17,8 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
     /// Configuration file whose [tools] table sets allowed paths, executables and the default
-    /// timeout (default: $LLMSPELL_HOME/config.toml when it exists).
+    /// timeout, and whose [providers] table lists LLM providers (default:
+    /// $LLMSPELL_HOME/config.toml when it exists).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Time limit of an invoke, in seconds (default: timeout_secs of [tools], else 30). With
@@ -42,6 +43,9 @@ pub enum Command {
     Search(SearchArgs),
     /// Run the tools' own examples and print pass or fail for each; exit 1 if any failed.
     Test(TestArgs),
+    /// List the LLM providers of config.toml ([providers.NAME]): name, kind, model, base_url
+    /// and whether a key is set (never the key). Reads the file; contacts no kernel.
+    Providers,
 }
 
 #[derive(Debug, Args)]

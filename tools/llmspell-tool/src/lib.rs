@@ -1,4 +1,5 @@
-//! llmspell-tool: list, inspect, invoke, search and test the built-in tools.
+//! llmspell-tool: list, inspect, invoke, search and test the built-in tools; list the LLM
+//! providers of config.toml (`providers`, answered from the file alone).
 //!
 //! Every command becomes one `tool_request` content (ARCHITECTURE §5). With `--kernel` it is
 //! sent to that kernel ([`kernel`]); without, [`llmspell_tools::protocol::handle`] answers it in
@@ -41,8 +42,11 @@ pub fn main() -> u8 {
 
 /// Runs one command: build the request, have it answered, print the reply.
 pub fn run(cli: &Cli) -> Result<(), Failure> {
-    let (name, request) = request(cli)?;
     let home = Home::from_env();
+    if let Command::Providers = cli.command {
+        return providers(cli, &home);
+    }
+    let (name, request) = request(cli)?;
     let reply = match cli.kernel.as_deref().filter(|k| !k.is_empty()) {
         Some(spec) => {
             let target = kernel::resolve(spec, &home)?;
@@ -88,6 +92,7 @@ fn request(cli: &Cli) -> Result<(&'static str, Value), Failure> {
             ("search", json!({"command": "search", "query": args.query.join(" ")}))
         }
         Command::Test(args) => ("test", json!({"command": "test", "names": args.names})),
+        Command::Providers => unreachable!("answered from config.toml in run"),
         Command::Invoke(args) => {
             let stdin = std::io::stdin();
             let mut input = stdin.lock();
@@ -106,20 +111,55 @@ fn request(cli: &Cli) -> Result<(&'static str, Value), Failure> {
     })
 }
 
-/// The `[tools]` policy: `--config` (which must exist) or `$LLMSPELL_HOME/config.toml` (if it
-/// exists); relative paths are relative to the working directory.
-fn load_policy(cli: &Cli, home: &Home) -> Result<Policy, Failure> {
-    let path: PathBuf = match &cli.config {
+/// `providers`: the `[providers.NAME]` tables of the config file, read here (the kernel reads
+/// the same file at start), so no kernel is needed and no key is ever printed.
+fn providers(cli: &Cli, home: &Home) -> Result<(), Failure> {
+    let path = config_path(cli, home)?;
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && cli.config.is_none() => String::new(),
+        Err(e) => {
+            let code = llmspell_common::exit::for_io_error(&e, true);
+            return Err(Failure::new(code, format!("cannot read config {}: {e}", path.display())));
+        }
+    };
+    let base = std::env::current_dir().unwrap_or_else(|_| Path::new("/").to_owned());
+    let providers = llmspell_llm::Providers::parse(&text, &base)
+        .map_err(|e| Failure::new(ExitCode::Config, format!("config {}: {e}", path.display())))?;
+    let list: Vec<Value> = providers
+        .list
+        .iter()
+        .map(|p| {
+            let mut v = p.summary();
+            v["default"] = json!(providers.resolve(None).is_ok_and(|d| d.name == p.name));
+            v
+        })
+        .collect();
+    let reply = json!({"status": "ok", "providers": list});
+    let terminal = output::stdout_is_terminal();
+    let mode = output::Mode::pick(cli.json, terminal);
+    output::print_all(&output::render("providers", &reply, mode, terminal))
+}
+
+/// `--config` (which must exist) or `$LLMSPELL_HOME/config.toml`.
+fn config_path(cli: &Cli, home: &Home) -> Result<PathBuf, Failure> {
+    match &cli.config {
         Some(path) => {
             if let Err(e) = std::fs::metadata(path) {
                 let code = llmspell_common::exit::for_io_error(&e, true);
                 let message = format!("cannot read config {}: {e}", path.display());
                 return Err(Failure::new(code, message));
             }
-            path.clone()
+            Ok(path.clone())
         }
-        None => home.config_file(),
-    };
+        None => Ok(home.config_file()),
+    }
+}
+
+/// The `[tools]` policy: `--config` (which must exist) or `$LLMSPELL_HOME/config.toml` (if it
+/// exists); relative paths are relative to the working directory.
+fn load_policy(cli: &Cli, home: &Home) -> Result<Policy, Failure> {
+    let path = config_path(cli, home)?;
     let base = std::env::current_dir().unwrap_or_else(|_| Path::new("/").to_owned());
     Policy::load(&path, base).map_err(|e| Failure::new(ExitCode::Config, e))
 }

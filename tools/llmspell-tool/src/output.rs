@@ -41,6 +41,7 @@ pub fn columns(command: &str) -> &'static [&'static str] {
         "categories" => &["category"],
         "search" => &["name", "category", "score", "description"],
         "test" => &["tool", "example", "result", "duration_ms", "message"],
+        "providers" => &["name", "kind", "model", "base_url", "key", "default"],
         _ => &[],
     }
 }
@@ -83,6 +84,7 @@ fn records<'a>(command: &str, reply: &'a Value) -> &'a Value {
     match command {
         "categories" => &reply["categories"],
         "test" => &reply["results"],
+        "providers" => &reply["providers"],
         _ => &reply["tools"],
     }
 }
@@ -108,6 +110,19 @@ fn row(command: &str, r: &Value) -> Vec<String> {
             if r["passed"] == true { "pass" } else { "fail" }.to_owned(),
             r["duration_ms"].as_f64().map_or_else(|| "-".into(), |ms| format!("{ms:.1}")),
             text("message"),
+        ],
+        "providers" => vec![
+            text("name"),
+            text("kind"),
+            text("model"),
+            text("base_url"),
+            match (r["key_set"] == true, r["key_required"] == true) {
+                (true, _) => "yes",
+                (false, true) => "no",
+                (false, false) => "none",
+            }
+            .to_owned(),
+            if r["default"] == true { "yes" } else { "no" }.to_owned(),
         ],
         _ => vec![text("name"), text("category"), text("description")],
     }

@@ -402,3 +402,33 @@ fn missing_kernels_are_69_naming_the_kernel_and_the_file() {
     let empty = home.command(&["list"]).env("LLMSPELL_KERNEL", "").output().unwrap();
     assert_eq!(empty.status.code(), Some(0));
 }
+
+#[test]
+fn providers_are_listed_from_the_config_without_keys() {
+    let home = Home::new();
+    assert_eq!(home.run(&["providers"]).ok(), "", "no config, no providers");
+    std::fs::write(home.path().join("key"), "sk-file-secret-123\n").unwrap();
+    home.write_config(
+        "[providers]\ndefault = \"local\"\n\
+         [providers.local]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:11434/v1\"\nmodel = \"llama3.2\"\n\
+         [providers.claude]\nkind = \"anthropic\"\napi_key_file = \"key\"\nmodel = \"claude-x\"\n\
+         [providers.gpt]\nkind = \"openai\"\napi_key_env = \"LLMSPELL_TOOL_TEST_UNSET\"\n",
+    );
+    let tsv = home.run(&["providers"]);
+    assert_eq!(
+        lines(tsv.ok()),
+        vec![
+            vec!["claude", "anthropic", "claude-x", "https://api.anthropic.com", "yes", "no"],
+            vec!["gpt", "openai", "-", "https://api.openai.com/v1", "no", "no"],
+            vec!["local", "openai", "llama3.2", "http://127.0.0.1:11434/v1", "none", "yes"],
+        ]
+    );
+    let json = home.run(&["--json", "providers"]);
+    assert!(!json.stdout.contains("sk-file-secret-123"));
+    let list = json.json();
+    assert_eq!(list[0]["key_set"], json!(true));
+    assert_eq!(list[2]["default"], json!(true));
+    home.write_config("[providers.x]\nkind = \"gpt\"\n");
+    let err = home.run(&["providers"]);
+    assert!(err.fails(78).contains("providers.x.kind"), "{}", err.stderr);
+}

@@ -46,13 +46,15 @@ pub struct Executor {
 impl Executor {
     /// Creates the engine on the calling thread (it must stay there).
     /// `state` is the file behind the `State` global (opened on first use); `tools` the registry
-    /// behind the `Tool` global (the one `tool_request` serves).
+    /// behind the `Tool` global (the one `tool_request` serves); `providers` the LLM providers
+    /// behind `Provider` and `Agent`.
     pub fn new(
         ctx: Context,
         history: History,
         lifecycle: Sender<Lifecycle>,
         state: PathBuf,
         tools: Arc<Registry>,
+        providers: Arc<llmspell_llm::Providers>,
     ) -> Result<Executor, String> {
         let interrupter = ctx.interrupter.clone();
         let ctx = Rc::new(RefCell::new(ctx));
@@ -60,6 +62,7 @@ impl Executor {
             Engine::new(Box::new(KernelFrontend(ctx.clone()))).map_err(|e| e.to_string())?;
         engine.attach_state(state);
         engine.attach_tools(tools);
+        engine.attach_providers(providers);
         interrupter.attach(engine.interrupt_handle());
         Ok(Executor {
             engine,
