@@ -37,9 +37,12 @@ const CALL_WAIT: Duration = Duration::from_secs(10);
 
 /// Globals every kernel starts with; `.vars` shows the others.
 const BUILTIN_GLOBALS: &[&str] = &[
+    "Agent",
     "JSON",
+    "Provider",
     "State",
     "Tool",
+    "Workflow",
     "_G",
     "_VERSION",
     "assert",
