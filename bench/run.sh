@@ -15,7 +15,8 @@
 #   trips per second over ZeroMQ, and the Lua Tool.invoke loop) rewrites docs/benchmarks-tools.md,
 #   bench/repl_bench.py (llmspell-repl against jupyter console) docs/benchmarks-repl.md;
 #   bench/logrotate.sh (rotation and gzip figures) rewrites docs/benchmarks-logrotate.md;
-#   bench/fleet_bench.py (spawn-to-ready, idle RSS of 20 kernels) docs/benchmarks-fleet.md.
+#   bench/fleet_bench.py (spawn-to-ready, idle RSS of 20 kernels) docs/benchmarks-fleet.md;
+#   bench/dap_step.py (llmspell-dap step round trip against debugpy) docs/benchmarks-dap.md.
 #
 # Usage: bench/run.sh [--runs N] [--startups N] [--kernels llmspell,ipykernel,...] [--no-write]
 set -euo pipefail
@@ -76,6 +77,14 @@ if command -v cargo >/dev/null && cargo build --release -p llmspell-fleet -p llm
     python3 "$repo/bench/fleet_bench.py" --bin-dir "$repo/target/release" || true
 else
     echo "bench/run.sh: could not build llmspell-fleet; its benchmark is skipped" >&2
+fi
+
+# llmspell-dap: the step round trip (next -> stopped -> stackTrace) against debugpy from the
+# venv (prints PASS/MISS, never fails; rewrites docs/benchmarks-dap.md).
+if command -v cargo >/dev/null && cargo build --release -p llmspell-dap -p llmspell-kerneld; then
+    python3 "$repo/bench/dap_step.py" --bin-dir "$repo/target/release" --python "$venv/bin/python" || true
+else
+    echo "bench/run.sh: could not build llmspell-dap; its benchmark is skipped" >&2
 fi
 
 # llmspell-logrotate: a 1 GiB rotation (a rename) against copy-based rotation, and gzip
