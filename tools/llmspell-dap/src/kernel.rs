@@ -26,6 +26,7 @@ const STOP_STEP: Duration = Duration::from_millis(2500);
 /// A connected kernel.
 pub struct Kernel {
     pub client: Client,
+    info: ConnectionInfo,
     /// How messages name it: `kernel ID`, `kernel at PATH` or `own kernel`.
     pub label: String,
     pub connection_file: PathBuf,
@@ -58,7 +59,7 @@ impl Kernel {
         let lost = |e: WireError| Failure::new(e.exit_code(), format!("{label}: {e}"));
         let client = Client::connect(&info).map_err(lost)?;
         client.wait_ready(READY_WAIT).map_err(lost)?;
-        Ok(Kernel { client, label, connection_file: file, own })
+        Ok(Kernel { client, info, label, connection_file: file, own })
     }
 
     /// Sends one DAP request as a debug_request on control and waits for its debug_reply's
@@ -69,6 +70,12 @@ impl Kernel {
             .call(Channel::Control, "debug_request", request.clone(), wait)
             .map_err(|e| Failure::new(e.exit_code(), format!("{}: {e}", self.label)))?;
         Ok(reply.content)
+    }
+
+    /// One heartbeat echo (answered by the kernel's heartbeat thread even while the debugger
+    /// holds the program stopped).
+    pub fn heartbeat(&mut self, wait: Duration) -> Result<Duration, WireError> {
+        self.client.heartbeat(&self.info, wait)
     }
 
     /// Whether a kernel we started has exited.

@@ -37,6 +37,11 @@ use crate::transport::{Inbox, Incoming, Outbox};
 
 /// How long the kernel's debugger may take to answer a request.
 const DEBUG_WAIT: Duration = Duration::from_secs(30);
+/// How often pending requests and the kernel's life are checked.
+const TICK: Duration = Duration::from_secs(1);
+/// How often a kernel we did not start is asked for a heartbeat, and how long it may take.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
+const HEARTBEAT_WAIT: Duration = Duration::from_secs(2);
 /// How long the debugger's `disconnect` may take when the client is already gone.
 const CLEANUP_WAIT: Duration = Duration::from_secs(2);
 
@@ -122,6 +127,8 @@ pub struct Session {
     program: Option<Program>,
     running: Option<Running>,
     internal_seq: i64,
+    last_tick: Instant,
+    last_heartbeat: Instant,
     done: bool,
 }
 
@@ -139,6 +146,8 @@ pub fn serve(mut inbox: Inbox, out: Outbox, opts: Options) -> Result<(), Failure
         program: None,
         running: None,
         internal_seq: 0,
+        last_tick: Instant::now(),
+        last_heartbeat: Instant::now(),
         done: false,
     };
     let result = session.run(&mut inbox);
@@ -152,8 +161,11 @@ impl Session {
     fn run(&mut self, inbox: &mut Inbox) -> Result<(), Failure> {
         while !self.done && !self.out.broken {
             let ready = self.wait(inbox.fd())?;
-            if ready.is_empty() {
+            if self.last_tick.elapsed() >= TICK {
+                self.last_tick = Instant::now();
                 self.tick();
+            }
+            if ready.is_empty() {
                 continue;
             }
             if ready[0] {
@@ -189,7 +201,8 @@ impl Session {
         }
     }
 
-    /// A quiet second: notice a kernel of ours that died, and requests nobody answers.
+    /// Once a second: error responses for requests nobody answers, and the end of the session
+    /// when the kernel is gone (ours exited, or another one stopped answering heartbeats).
     fn tick(&mut self) {
         let now = Instant::now();
         let late: Vec<String> = self
@@ -201,23 +214,42 @@ impl Session {
         for id in late {
             let p = self.pending.remove(&id).expect("listed above");
             let label = self.kernel.as_ref().map_or("the kernel", |k| k.label.as_str());
-            let text =
-                format!("{label} did not answer {} within {} s", p.command, DEBUG_WAIT.as_secs());
+            let secs = DEBUG_WAIT.as_secs();
+            let text = format!("{label} did not answer {} within {secs} s", p.command);
             self.out.fail(p.seq, &p.command, &text);
             if let After::Disconnect { .. } = p.after {
                 self.done = true;
             }
         }
-        if self.kernel.as_mut().is_some_and(Kernel::exited) {
-            self.kernel = None;
-            self.debugging = false;
-            for (_, p) in std::mem::take(&mut self.pending) {
-                self.out.fail(p.seq, &p.command, "the kernel exited");
-            }
-            if self.running.take().is_some() {
-                self.out.output("stderr", "llmspell-dap: the kernel exited\n");
-                self.finish_program(1);
-            }
+        let Some(kernel) = self.kernel.as_mut() else { return };
+        let gone = if kernel.own.is_some() {
+            kernel.exited().then(|| "the kernel exited".to_owned())
+        } else if self.last_heartbeat.elapsed() >= HEARTBEAT_EVERY {
+            self.last_heartbeat = Instant::now();
+            kernel
+                .heartbeat(HEARTBEAT_WAIT)
+                .err()
+                .map(|e| format!("{} does not answer: {e}", kernel.label))
+        } else {
+            None
+        };
+        if let Some(why) = gone {
+            self.kernel_gone(&why);
+        }
+    }
+
+    /// The kernel died: fail what waits for it and end the session for the client.
+    fn kernel_gone(&mut self, why: &str) {
+        self.kernel = None;
+        self.debugging = false;
+        for (_, p) in std::mem::take(&mut self.pending) {
+            self.out.fail(p.seq, &p.command, why);
+        }
+        self.out.output("console", &format!("llmspell-dap: {why}\n"));
+        if self.running.take().is_some() {
+            self.finish_program(1);
+        } else {
+            self.out.event("terminated", json!({}));
         }
     }
 

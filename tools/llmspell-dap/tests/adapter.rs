@@ -179,3 +179,57 @@ fn listen_serves_one_tcp_client() {
     assert_eq!(dap.call("disconnect", json!({}))["success"], true);
     assert_eq!(dap.finish().0, Some(0));
 }
+
+/// Processes whose environment says `JPY_PARENT_PID=<parent>`: the kernels an adapter started.
+fn kernels_of(parent: u32) -> Vec<u32> {
+    let needle = format!("JPY_PARENT_PID={parent}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == needle.as_bytes()))
+        })
+        .collect()
+}
+
+fn alive(pid: u32) -> bool {
+    // A zombie has no command line left.
+    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty())
+}
+
+#[test]
+fn disconnect_interrupts_the_program_and_stops_the_kernel_the_adapter_started() {
+    let home = Home::new();
+    let program = home.file("forever.lua", "print('started')\nwhile true do end\n");
+    let mut dap = home.adapter(&[]);
+    dap.call("initialize", json!({}));
+    assert_eq!(dap.call("launch", json!({"program": program, "noDebug": true}))["success"], true);
+    dap.call("configurationDone", json!({}));
+    dap.until("the program's output", |m| m["body"]["output"] == "started\n");
+    let kernels = kernels_of(dap.child.id());
+    assert_eq!(kernels.len(), 1, "one kernel of its own");
+    assert_eq!(dap.call("disconnect", json!({}))["success"], true);
+    assert_eq!(dap.finish().0, Some(0));
+    assert!(!alive(kernels[0]), "the adapter's kernel {} is still running", kernels[0]);
+}
+
+#[test]
+fn a_kernel_killed_mid_run_ends_the_session() {
+    let mut home = Home::new();
+    home.daemon("victim");
+    let program = home.file("forever.lua", "print('started')\nwhile true do end\n");
+    let mut dap = home.adapter(&["--kernel", "victim"]);
+    dap.call("initialize", json!({}));
+    assert_eq!(dap.call("launch", json!({"program": program, "noDebug": true}))["success"], true);
+    dap.call("configurationDone", json!({}));
+    dap.until("the program's output", |m| m["body"]["output"] == "started\n");
+    let pid = std::fs::read_to_string(home.path().join("kernels/kernel-victim.pid")).unwrap();
+    let pid = nix::unistd::Pid::from_raw(pid.trim().parse().unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::SIGKILL).unwrap();
+    assert_eq!(dap.event("exited")["body"]["exitCode"], 1);
+    dap.event("terminated");
+    assert!(dap.output("console").contains("does not answer"), "{:#?}", dap.seen);
+    dap.call("disconnect", json!({}));
+    assert_eq!(dap.finish().0, Some(0));
+}
