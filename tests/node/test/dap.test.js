@@ -129,6 +129,14 @@ describe('llmspell-dap', function () {
     assert.strictEqual(await evaluate(dc, 'a + b', frame.id), '1');
   });
 
+  it('stops on entry with stopOnEntry', async function () {
+    await launch(dc, { program: fixture('sum.lua'), stopOnEntry: true });
+    await dc.assertStoppedLocation('entry', { path: fixture('sum.lua'), line: 1 });
+    const output = dc.assertOutput('stdout', 'total\t15\n');
+    await dc.continueRequest({ threadId: 1 });
+    await output;
+  });
+
   it('moves a breakpoint on a blank or comment line to the next executable line', async function () {
     await launch(dc, { program: fixture('sum.lua') }, async () => {
       const res = await dc.setBreakpointsRequest({ source: { path: fixture('sum.lua') }, breakpoints: [{ line: 4 }] });
