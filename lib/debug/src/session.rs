@@ -149,7 +149,12 @@ impl Session {
                 if shared.pause.swap(false, Ordering::SeqCst) {
                     self.stop(lua, "pause", &[], None)?;
                 }
-                self.update_mask(lua, ar)?;
+                // Masks are per thread and this may be a coroutine resumed with an old one: set
+                // it again (cheap at this rate) whenever anything beyond the count is wanted.
+                let wanted = self.wanted(ar);
+                if wanted != COUNT || self.mask.get() != COUNT {
+                    self.set_mask(lua, wanted)?;
+                }
             }
             DebugEvent::Call | DebugEvent::TailCall => {
                 self.function_breakpoint(lua, ar);
@@ -330,13 +335,19 @@ impl Session {
     /// Called by the engine's error handler, where the error was raised, before the stack
     /// unwinds: stops with reason `exception` if an exception filter asks for it.
     pub fn on_error(self: &Rc<Self>, lua: &Lua, error: &Value) -> mlua::Result<()> {
+        self.exception(lua, error, false)
+    }
+
+    /// Stops for an error being raised (`caught`: inside the `pcall` / `xpcall` wrappers) if the
+    /// exception filters ask for it.
+    fn exception(self: &Rc<Self>, lua: &Lua, error: &Value, caught: bool) -> mlua::Result<()> {
         if self.debugger.0.mode.load(Ordering::Relaxed) != ATTACHED
             || (self.interrupted)().is_some()
         {
             return Ok(());
         }
         let filters = self.debugger.exceptions();
-        if !(filters.all || filters.uncaught) {
+        if !(filters.all || filters.uncaught && !caught) {
             return Ok(());
         }
         let text = match error {
@@ -358,6 +369,10 @@ impl Session {
         shared.running.store(true, Ordering::SeqCst);
         self.state.borrow_mut().refs.clear();
         self.refresh_breakpoints();
+        if let Err(e) = self.watch_caught_errors(lua) {
+            let output = format!("debugger: cannot watch caught errors: {e}\n");
+            self.debugger.event("output", json!({"category": "console", "output": output}));
+        }
         let wanted = {
             let st = self.state.borrow();
             if shared.mode.load(Ordering::Relaxed) != ATTACHED {
@@ -373,6 +388,46 @@ impl Session {
         if wanted != self.mask.get() {
             let _ = self.set_mask(lua, wanted);
         }
+    }
+
+    /// The `all` exception filter also stops on errors that `pcall` / `xpcall` catch. Lua has no
+    /// hook for a raised error, so while that filter is on, the global `pcall` and `xpcall` are
+    /// wrappers whose message handler stops first (stack intact), then behaves as the original;
+    /// the originals come back when the filter is cleared or the debugger detaches (checked as
+    /// each cell starts).
+    fn watch_caught_errors(self: &Rc<Self>, lua: &Lua) -> mlua::Result<()> {
+        let want = self.debugger.0.mode.load(Ordering::Relaxed) == ATTACHED
+            && self.debugger.exceptions().all;
+        let saved: Option<mlua::Table> = lua.named_registry_value(ORIGINALS)?;
+        let globals = lua.globals();
+        match (want, saved) {
+            (true, None) => {
+                let originals = lua.create_table()?;
+                originals.raw_set("pcall", globals.raw_get::<Value>("pcall")?)?;
+                originals.raw_set("xpcall", globals.raw_get::<Value>("xpcall")?)?;
+                let me = Rc::downgrade(self);
+                let notice = lua.create_function(move |lua, err: Value| {
+                    if let Some(session) = me.upgrade() {
+                        let _ = session.exception(lua, &err, true);
+                    }
+                    Ok(err)
+                })?;
+                let (pcall, xpcall): (mlua::Function, mlua::Function) = lua
+                    .load(WRAPPERS)
+                    .set_name(WRAPPER_CHUNK)
+                    .call((originals.raw_get::<Value>("xpcall")?, notice))?;
+                globals.raw_set("pcall", pcall)?;
+                globals.raw_set("xpcall", xpcall)?;
+                lua.set_named_registry_value(ORIGINALS, originals)?;
+            }
+            (false, Some(originals)) => {
+                globals.raw_set("pcall", originals.raw_get::<Value>("pcall")?)?;
+                globals.raw_set("xpcall", originals.raw_get::<Value>("xpcall")?)?;
+                lua.unset_named_registry_value(ORIGINALS)?;
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// The engine calls this after a cell (whatever its end).
@@ -507,7 +562,7 @@ impl Session {
         let mut level = 0;
         while let Some(frame) = lua.inspect_stack(level, |d| {
             let src = d.source();
-            if src.what == "C" {
+            if src.what == "C" || src.source.as_deref() == Some(WRAPPER_CHUNK) {
                 return None;
             }
             let name = d.names().name.map(|n| n.into_owned());
@@ -747,6 +802,16 @@ impl Session {
         Ok(json!({}))
     }
 }
+
+/// Registry key of the original `pcall` / `xpcall` while the wrappers are installed.
+const ORIGINALS: &str = "llmspell.debug.pcall";
+/// Chunk name of the wrappers; their frames are left out of stack traces.
+const WRAPPER_CHUNK: &str = "=(debugger)";
+const WRAPPERS: &str = "local xpcall, notice = ...
+return function(f, ...) return xpcall(f, notice, ...) end,
+  function(f, handler, ...)
+    return xpcall(f, function(e) notice(e) return handler(e) end, ...)
+  end";
 
 /// Number of frames on the running thread's stack.
 fn depth(lua: &Lua) -> usize {

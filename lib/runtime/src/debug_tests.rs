@@ -77,7 +77,10 @@ fn setup(path: &str, code: &str) -> (Engine, Client) {
     (e, c)
 }
 
-fn drive(c: Client, f: impl FnOnce(Client) + Send + 'static) -> JoinHandle<()> {
+fn drive<T: Send + 'static>(
+    c: Client,
+    f: impl FnOnce(Client) -> T + Send + 'static,
+) -> JoinHandle<T> {
     std::thread::spawn(move || f(c))
 }
 
@@ -268,4 +271,62 @@ fn scripts_cannot_reach_the_debug_library() {
     assert!(err.evalue.contains("module 'debug' not found"), "{err:?}");
     let err = crate::testutil::error(&mut e, "package.loadlib('x', 'y')");
     assert!(err.evalue.contains("disabled"), "{err:?}");
+}
+
+#[test]
+fn the_all_filter_stops_on_caught_errors_too() {
+    let code = "local ok, err = pcall(function()\n  local why = 'inner'\n  error('caught ' .. why)\nend)\nreturn ok, err\n";
+    let (mut e, mut c) = setup("/t/all.lua", code);
+    // `uncaught` alone: the pcall keeps it from stopping.
+    c.ask("setExceptionBreakpoints", json!({"filters": ["uncaught"]}));
+    let out = e.execute(code, "/t/all.lua");
+    assert_eq!(out.result, Ok(Some("false\t\"/t/all.lua:3: caught inner\"".into())));
+    c.ask("setExceptionBreakpoints", json!({"filters": ["all"]}));
+    let client = drive(c, |mut c| {
+        let body = c.event("stopped");
+        assert_eq!(body["reason"], "exception");
+        assert!(body["text"].as_str().unwrap().contains("caught inner"), "{body}");
+        let st = c.ask("stackTrace", json!({}));
+        let lines: Vec<u64> = st["stackFrames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["line"].as_u64().unwrap())
+            .collect();
+        assert_eq!(lines, vec![3, 1], "the wrappers' frames are hidden");
+        assert!(
+            c.locals(st["stackFrames"][0]["id"].as_u64().unwrap())
+                .contains(&("why".into(), "\"inner\"".into()))
+        );
+        c.ask("continue", json!({}));
+        c
+    });
+    let out = e.execute(code, "/t/all.lua");
+    let mut c = client.join().unwrap();
+    assert_eq!(out.result, Ok(Some("false\t\"/t/all.lua:3: caught inner\"".into())));
+    // Cleared: the original (C) pcall is back, which string.dump refuses.
+    let is_c = "return (pcall(string.dump, pcall)) == false";
+    assert_eq!(e.execute(is_c, "x").result, Ok(Some("false".into())), "wrapped while `all`");
+    c.ask("setExceptionBreakpoints", json!({"filters": []}));
+    assert_eq!(e.execute(is_c, "x").result, Ok(Some("true".into())));
+}
+
+#[test]
+fn breakpoints_hit_inside_coroutines() {
+    let code = "local co = coroutine.wrap(function(a)\n  local b = a * 2\n  coroutine.yield(b)\n  return b + 1\nend)\nlocal first = co(5)\nlocal second = co()\nreturn first + second\n";
+    let (mut e, mut c) = setup("/t/co.lua", code);
+    c.ask(
+        "setBreakpoints",
+        json!({"source": {"path": "/t/co.lua"}, "breakpoints": [{"line": 3}, {"line": 4}]}),
+    );
+    let client = drive(c, |mut c| {
+        assert_eq!(c.stopped(), ("breakpoint".into(), 3));
+        assert!(c.locals(1).contains(&("b".into(), "10".into())));
+        c.ask("continue", json!({}));
+        assert_eq!(c.stopped(), ("breakpoint".into(), 4));
+        c.ask("continue", json!({}));
+    });
+    let out = e.execute(code, "/t/co.lua");
+    client.join().unwrap();
+    assert_eq!(out.result, Ok(Some("21".into())));
 }
