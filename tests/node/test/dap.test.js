@@ -35,6 +35,19 @@ async function client(home, extraArgs) {
   return dc;
 }
 
+/** Disconnects (unless the test already did: the adapter has then exited), then ends it. */
+async function finish(dc) {
+  if (dc.disconnected) {
+    dc.stopAdapter();
+    return;
+  }
+  let timer;
+  const late = new Promise((resolve) => { timer = setTimeout(resolve, 10000); });
+  await Promise.race([dc.stop(), late]);
+  clearTimeout(timer);
+  dc.stopAdapter();
+}
+
 /** initialize, launch, breakpoints from `configure`, configurationDone: what VS Code does. */
 async function launch(dc, args, configure) {
   const initialized = dc.waitForEvent('initialized');
@@ -85,7 +98,7 @@ describe('llmspell-dap', function () {
   });
 
   afterEach(async function () {
-    await dc.stop();
+    await finish(dc);
     for (const id of daemons.splice(0)) {
       try {
         execFileSync(KERNELD, ['stop', id, '--timeout', '3'], { env: Object.assign({}, process.env, { LLMSPELL_HOME: home }), stdio: 'ignore' });
@@ -130,21 +143,25 @@ describe('llmspell-dap', function () {
   });
 
   it('stops on entry with stopOnEntry', async function () {
-    await launch(dc, { program: fixture('sum.lua'), stopOnEntry: true });
-    await dc.assertStoppedLocation('entry', { path: fixture('sum.lua'), line: 1 });
-    const output = dc.assertOutput('stdout', 'total\t15\n');
+    await launch(dc, { program: fixture('vars.lua'), stopOnEntry: true });
+    await dc.assertStoppedLocation('entry', { path: fixture('vars.lua'), line: 1 });
+    const output = dc.assertOutput('stdout', 'counter\t15\n');
     await dc.continueRequest({ threadId: 1 });
     await output;
   });
 
-  it('moves a breakpoint on a blank or comment line to the next executable line', async function () {
-    await launch(dc, { program: fixture('sum.lua') }, async () => {
-      const res = await dc.setBreakpointsRequest({ source: { path: fixture('sum.lua') }, breakpoints: [{ line: 4 }] });
-      const bp = res.body.breakpoints[0];
-      assert.strictEqual(bp.verified, true);
-      assert.ok(bp.line > 4, `moved past line 4: ${JSON.stringify(bp)}`);
+  it('moves a breakpoint on a comment or blank line to the next executable line, and leaves one past the end unverified', async function () {
+    const file = fixture('comments.lua');
+    await launch(dc, { program: file }, async () => {
+      const res = await dc.setBreakpointsRequest({ source: { path: file }, breakpoints: [{ line: 3 }, { line: 40 }] });
+      const [moved, past] = res.body.breakpoints;
+      assert.strictEqual(moved.verified, true);
+      assert.strictEqual(moved.line, 5, JSON.stringify(moved));
+      assert.strictEqual(past.verified, false, JSON.stringify(past));
+      assert.ok(past.message, 'an unverified breakpoint says why');
     });
-    await dc.waitForEvent('stopped');
+    await dc.assertStoppedLocation('breakpoint', { path: file, line: 5 });
+    assert.strictEqual(await evaluate(dc, 'x', (await topFrame(dc)).id), '1');
   });
 
   it('stops at a conditional breakpoint only when the condition holds', async function () {
@@ -298,6 +315,7 @@ describe('llmspell-dap', function () {
       await stopped;
       assert.strictEqual(await evaluate(dc, 'greeting', (await topFrame(dc)).id), '"hi"');
       await dc.disconnectRequest({});
+      dc.disconnected = true;
       await runnerOut;
       await runnerDone;
       await runner.disconnectRequest({});
@@ -316,7 +334,7 @@ describe('llmspell-dap', function () {
       await done;
       assert.deepStrictEqual(stopped, []);
     } finally {
-      await again.stop();
+      await finish(again);
     }
   });
 });
