@@ -98,13 +98,16 @@ describe('llmspell-dap', function () {
   });
 
   afterEach(async function () {
-    await finish(dc);
-    for (const id of daemons.splice(0)) {
-      try {
-        execFileSync(KERNELD, ['stop', id, '--timeout', '3'], { env: Object.assign({}, process.env, { LLMSPELL_HOME: home }), stdio: 'ignore' });
-      } catch (e) { /* already gone */ }
+    try {
+      await finish(dc);
+    } finally {
+      for (const id of daemons.splice(0)) {
+        try {
+          execFileSync(KERNELD, ['stop', id, '--timeout', '3'], { env: Object.assign({}, process.env, { LLMSPELL_HOME: home }), stdio: 'ignore' });
+        } catch (e) { /* already gone */ }
+      }
+      fs.rmSync(home, { recursive: true, force: true });
     }
-    fs.rmSync(home, { recursive: true, force: true });
   });
 
   function daemon(id) {
