@@ -178,6 +178,9 @@ def main() -> int:
         return 1
     venv_python = REPO / "target" / "benchenv" / "bin" / "python"
     python = args.python or (str(venv_python) if venv_python.is_file() else sys.executable)
+    # Absolute (debugpy starts it from the program's directory), but not resolved: a venv's
+    # python is a symlink whose target does not see the venv's packages.
+    python = os.path.abspath(python)
 
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="dap-bench-") as tmp:
