@@ -309,28 +309,44 @@ describe('llmspell-dap', function () {
     await dc.setBreakpointsRequest({ source: { path: shared }, breakpoints: [{ line: 3 }] });
     await dc.configurationDoneRequest();
 
+    // The attached session sees the breakpoint hit, and the output, of code run elsewhere.
     const runner = await client(home);
     try {
       const runnerDone = runner.waitForEvent('terminated');
-      const runnerOut = runner.assertOutput('stdout', 'hi\t1\n');
       const stopped = dc.assertStoppedLocation('breakpoint', { path: shared, line: 3 });
+      const seenByAttached = dc.assertOutput('stdout', 'hi\t1\n');
       await launch(runner, { program: shared, kernel: 'dbg', noDebug: true });
       await stopped;
       assert.strictEqual(await evaluate(dc, 'greeting', (await topFrame(dc)).id), '"hi"');
-      await dc.disconnectRequest({});
-      dc.disconnected = true;
-      await runnerOut;
+      await dc.continueRequest({ threadId: 1 });
+      await seenByAttached;
       await runnerDone;
       await runner.disconnectRequest({});
     } finally {
       runner.stopAdapter();
+    }
+    // Stopped again, the attached session disconnects: the program resumes and finishes.
+    const second = await client(home);
+    try {
+      const secondOut = second.assertOutput('stdout', 'hi\t2\n');
+      const secondDone = second.waitForEvent('terminated');
+      const stopped = dc.assertStoppedLocation('breakpoint', { path: shared, line: 3 });
+      await launch(second, { program: shared, kernel: 'dbg', noDebug: true });
+      await stopped;
+      await dc.disconnectRequest({});
+      dc.disconnected = true;
+      await secondOut;
+      await secondDone;
+      await second.disconnectRequest({});
+    } finally {
+      second.stopAdapter();
     }
     // The kernel lives on, keeps its globals, and no breakpoint is left behind.
     const again = await client(home);
     try {
       const stopped = [];
       again.on('stopped', (e) => stopped.push(e));
-      const out = again.assertOutput('stdout', 'hi\t2\n');
+      const out = again.assertOutput('stdout', 'hi\t3\n');
       const done = again.waitForEvent('terminated');
       await launch(again, { program: shared, kernel: 'dbg' });
       await out;
