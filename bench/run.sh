@@ -18,6 +18,7 @@
 #   bench/fleet_bench.py (spawn-to-ready, idle RSS of 20 kernels) docs/benchmarks-fleet.md;
 #   bench/agents_bench.py (Agent execute / stream / interrupt against ipykernel doing the same
 #   request) docs/benchmarks-agents.md.
+#   bench/dap_step.py (llmspell-dap step round trip against debugpy) docs/benchmarks-dap.md.
 #
 # Usage: bench/run.sh [--runs N] [--startups N] [--kernels llmspell,ipykernel,...] [--no-write]
 set -euo pipefail
@@ -78,6 +79,14 @@ if command -v cargo >/dev/null && cargo build --release -p llmspell-fleet -p llm
     python3 "$repo/bench/fleet_bench.py" --bin-dir "$repo/target/release" || true
 else
     echo "bench/run.sh: could not build llmspell-fleet; its benchmark is skipped" >&2
+fi
+
+# llmspell-dap: the step round trip (next -> stopped -> stackTrace) against debugpy from the
+# venv (prints PASS/MISS, never fails; rewrites docs/benchmarks-dap.md).
+if command -v cargo >/dev/null && cargo build --release -p llmspell-dap -p llmspell-kerneld; then
+    python3 "$repo/bench/dap_step.py" --bin-dir "$repo/target/release" --python "$venv/bin/python" || true
+else
+    echo "bench/run.sh: could not build llmspell-dap; its benchmark is skipped" >&2
 fi
 
 # llmspell-logrotate: a 1 GiB rotation (a rename) against copy-based rotation, and gzip

@@ -26,9 +26,9 @@ def test_installed_kernelspec_contents(kernelspec: Path):
     assert Path(spec["argv"][0]).is_absolute()
     assert spec["language"] == "lua"
     assert spec["interrupt_mode"] == "message"
-    # JupyterLab shows its debugger only for metadata.debugger; the kernel has no debugger yet,
-    # so it must not claim one (kernel_info's supported_features agrees).
-    assert "debugger" not in spec["metadata"]
+    # JupyterLab shows its debugger only for metadata.debugger (kernel_info's
+    # supported_features agrees; see test_debugger.py).
+    assert spec["metadata"]["debugger"] is True
     assert spec["display_name"]
     logos = {p.name for p in kernelspec.parent.iterdir()}
     assert {"logo-32x32.png", "logo-64x64.png"} <= logos, logos

@@ -59,6 +59,10 @@ impl Home {
     pub fn state_db(&self, id: &KernelId) -> PathBuf {
         self.state_dir().join(format!("{id}.sqlite"))
     }
+    /// `debug/<id>/`: the cells a debugger client dumped (`dumpCell`), named by their hash.
+    pub fn debug_dir(&self, id: &KernelId) -> PathBuf {
+        self.root.join("debug").join(id.as_str())
+    }
     /// `fleet/registry.json`: llmspell-fleet's registry, replaced only by write-temp + rename.
     pub fn fleet_registry(&self) -> PathBuf {
         self.root.join("fleet").join("registry.json")

@@ -14,14 +14,21 @@
 //! swallow the interrupt: the next hook raises it again, and a cell that ends normally after
 //! catching it still fails with `Interrupted`. The flag is cleared before and after every
 //! execution.
+//!
+//! Debugging: the hook is one function. Without a debugger it is exactly the count hook above;
+//! [`Engine::attach_debugger`] hands it to an [`llmspell_debug::Session`], which adds call, return
+//! and line events only while a client needs them. The `debug` library, which the debugger
+//! needs for locals and upvalues, is loaded but kept out of the scripts' reach (see
+//! [`new_lua`]).
 
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use llmspell_debug::{DebugLib, Debugger, Session};
 use mlua::chunk::ChunkMode;
-use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Value, VmState};
+use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
 
 use crate::errors::{self, Interrupted};
 use crate::host::Host;
@@ -43,6 +50,10 @@ pub struct Engine {
     interrupt: InterruptHandle,
     /// The standard `xpcall`, kept so a script that replaces the global cannot break execution.
     xpcall: Function,
+    /// The `debug` library functions, hidden from scripts.
+    debug_lib: DebugLib,
+    /// The attached debugger and its session on the current state.
+    debugger: Option<(Debugger, Rc<Session>)>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -56,8 +67,30 @@ impl Engine {
     pub fn new(frontend: Box<dyn Frontend>) -> Result<Engine, EngineError> {
         let host = Host::new(frontend);
         let interrupt = InterruptHandle::default();
-        let (lua, xpcall) = new_state(&host, &interrupt)?;
-        Ok(Engine { lua, host, interrupt, xpcall })
+        let (lua, xpcall, debug_lib) = new_state(&host, &interrupt)?;
+        Ok(Engine { lua, host, interrupt, xpcall, debug_lib, debugger: None })
+    }
+
+    /// Lets `debugger` drive this engine: its hook replaces the plain interrupt hook (and
+    /// keeps the interrupt check). Survives [`reset`](Engine::reset).
+    pub fn attach_debugger(&mut self, debugger: Debugger) -> Result<(), EngineError> {
+        let session = install_session(&self.lua, &debugger, &self.debug_lib, &self.interrupt)?;
+        self.debugger = Some((debugger, session));
+        Ok(())
+    }
+
+    /// Serves a debugger request that needs the Lua state, while no cell runs.
+    pub fn serve_debug(&mut self, work: llmspell_debug::Work) {
+        if let Some((_, session)) = &self.debugger {
+            session.serve(&self.lua, work);
+        }
+    }
+
+    /// Makes the debugger stop at the first line of the next execution (reason `entry`).
+    pub fn debug_stop_on_entry(&mut self) {
+        if let Some((_, session)) = &self.debugger {
+            session.stop_on_entry();
+        }
     }
 
     /// A handle that interrupts this engine's executions from any thread.
@@ -69,7 +102,13 @@ impl Engine {
     pub fn execute(&mut self, code: &str, chunk_name: &str) -> Outcome {
         self.interrupt.clear();
         self.host.take_pager();
+        if let Some((_, session)) = &self.debugger {
+            session.begin_cell(&self.lua);
+        }
         let result = self.compile(code, chunk_name).and_then(|f| self.run(f));
+        if let Some((_, session)) = &self.debugger {
+            session.end_cell();
+        }
         self.interrupt.clear();
         let result = result.map(|values| {
             let shown: Vec<&Value> = values.iter().collect();
@@ -146,9 +185,13 @@ impl Engine {
     /// Replace the Lua state with a fresh one; the frontend, interrupt handle, state store and
     /// tool registry stay.
     pub fn reset(&mut self) -> Result<(), EngineError> {
-        let (lua, xpcall) = new_state(&self.host, &self.interrupt)?;
+        let (lua, xpcall, debug_lib) = new_state(&self.host, &self.interrupt)?;
+        if let Some((debugger, session)) = &mut self.debugger {
+            *session = install_session(&lua, debugger, &debug_lib, &self.interrupt)?;
+        }
         self.lua = lua;
         self.xpcall = xpcall;
+        self.debug_lib = debug_lib;
         self.interrupt.clear();
         self.host.take_pager();
         Ok(())
@@ -198,12 +241,18 @@ impl Engine {
     fn run(&self, f: Function) -> Result<MultiValue, ScriptError> {
         let captured: Rc<RefCell<Option<(Value, String)>>> = Rc::default();
         let slot = captured.clone();
+        let session = self.debugger.as_ref().map(|(_, s)| s.clone());
         let handler = self
             .lua
             .create_function(move |lua, err: Value| {
                 // Level 1 is the function that raised the error, as in lua.c's msghandler.
                 let tb = lua.traceback(None, 1).map(|s| s.to_string_lossy()).unwrap_or_default();
                 *slot.borrow_mut() = Some((err.clone(), tb));
+                // The stack is still whole here: an exception breakpoint stops now. An error
+                // from the stop is an interrupt, which the flag already reports.
+                if let Some(session) = &session {
+                    let _ = session.on_error(lua, &err);
+                }
                 Ok(err)
             })
             .map_err(|e| errors::internal(&e))?;
@@ -235,9 +284,14 @@ impl Engine {
     }
 }
 
-/// A new state with the llmspell globals and the interrupt hook; also returns its `xpcall`.
-fn new_state(host: &Host, interrupt: &InterruptHandle) -> Result<(Lua, Function), EngineError> {
-    let lua = Lua::new_with(StdLib::ALL_SAFE, LuaOptions::default()).map_err(EngineError::State)?;
+/// A new state with the llmspell globals and the interrupt hook; also returns its `xpcall` and
+/// the hidden `debug` library.
+fn new_state(
+    host: &Host,
+    interrupt: &InterruptHandle,
+) -> Result<(Lua, Function, DebugLib), EngineError> {
+    let lua = new_lua();
+    let debug_lib = hide_debug_library(&lua).map_err(EngineError::State)?;
     globals::install(&lua, host).map_err(EngineError::Globals)?;
     tools::install(&lua, host.tools(), interrupt).map_err(EngineError::Globals)?;
     llm::install(&lua, host, interrupt).map_err(EngineError::Globals)?;
@@ -246,8 +300,62 @@ fn new_state(host: &Host, interrupt: &InterruptHandle) -> Result<(Lua, Function)
         if flag.is_set() { Err(mlua::Error::external(Interrupted)) } else { Ok(VmState::Continue) }
     })
     .map_err(EngineError::Globals)?;
+    llmspell_debug::record_builtins(&lua).map_err(EngineError::Globals)?;
     let xpcall = lua.globals().raw_get("xpcall").map_err(EngineError::Globals)?;
-    Ok((lua, xpcall))
+    Ok((lua, xpcall, debug_lib))
+}
+
+/// The safe standard libraries plus `debug`.
+///
+/// Why `unsafe`: the debugger reads and writes a paused function's locals and upvalues, which
+/// mlua offers only through the `debug` library (`getlocal`, `setlocal`, `getupvalue`,
+/// `setupvalue`), and mlua refuses to load that library into a safe state. The library can
+/// break Lua's memory safety only when scripts can call it; [`hide_debug_library`] removes it
+/// from the globals and from `package.loaded` before any script runs, and closes the C-module
+/// loaders exactly as mlua's safe mode does.
+#[allow(unsafe_code)]
+fn new_lua() -> Lua {
+    // SAFETY: see above; scripts never see `debug`, `package.loadlib` or the C searchers.
+    unsafe { Lua::unsafe_new_with(StdLib::ALL_SAFE | StdLib::DEBUG, LuaOptions::default()) }
+}
+
+/// Takes `debug` away from scripts (keeping its functions for the debugger) and disables C
+/// modules, as a safe state would.
+fn hide_debug_library(lua: &Lua) -> mlua::Result<DebugLib> {
+    let globals = lua.globals();
+    let debug: Table = globals.raw_get("debug")?;
+    let lib = DebugLib::from_table(&debug)?;
+    globals.raw_set("debug", Value::Nil)?;
+    let package: Table = globals.raw_get("package")?;
+    let loaded: Table = package.raw_get("loaded")?;
+    loaded.raw_set("debug", Value::Nil)?;
+    package.raw_set(
+        "loadlib",
+        lua.create_function(|_, ()| -> mlua::Result<()> {
+            Err(mlua::Error::runtime("package.loadlib is disabled"))
+        })?,
+    )?;
+    package.raw_set("cpath", "")?;
+    let searchers: Table = package.raw_get("searchers")?;
+    let refuse = lua.create_function(|_, ()| Ok("\n\tC modules are disabled"))?;
+    searchers.raw_set(3, refuse)?;
+    if searchers.raw_len() >= 4 {
+        searchers.raw_remove(4)?;
+    }
+    Ok(lib)
+}
+
+/// A debugger session on `lua`, whose hook keeps the interrupt check.
+fn install_session(
+    lua: &Lua,
+    debugger: &Debugger,
+    lib: &DebugLib,
+    interrupt: &InterruptHandle,
+) -> Result<Rc<Session>, EngineError> {
+    let flag = interrupt.clone();
+    let interrupted = Box::new(move || flag.is_set().then(|| mlua::Error::external(Interrupted)));
+    Session::install(lua, debugger.clone(), lib.clone(), HOOK_INTERVAL, interrupted)
+        .map_err(EngineError::Globals)
 }
 
 #[cfg(test)]

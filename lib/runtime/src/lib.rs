@@ -22,6 +22,8 @@
 
 mod complete;
 mod completeness;
+#[cfg(test)]
+mod debug_tests;
 mod docs;
 mod engine;
 mod errors;

@@ -150,6 +150,13 @@ impl Client {
         }
     }
 
+    /// A poll item for messages arriving on `channel`, so a caller can wait on this client's
+    /// sockets together with its own file descriptors (`zmq::PollItem::from_fd`) in one
+    /// `zmq::poll`, then take each message with [`Client::recv`] and a zero timeout.
+    pub fn poll_item(&self, channel: Channel) -> zmq::PollItem<'_> {
+        self.socket(channel).as_poll_item(zmq::POLLIN)
+    }
+
     /// A new request message from this client's session.
     pub fn message(&self, msg_type: &str, content: Value) -> Message {
         Message::new(msg_type, &self.session, content)

@@ -64,7 +64,8 @@ fn kernels_dir(args: &InstallArgs) -> Result<PathBuf, Failure> {
     Ok(data_home.join("jupyter/kernels"))
 }
 
-/// kernel.json (Jupyter "Kernel specs"): interrupts arrive as messages on control.
+/// kernel.json (Jupyter "Kernel specs"): interrupts arrive as messages on control;
+/// `metadata.debugger` turns on JupyterLab's visual debugger (it checks this, not kernel_info).
 pub fn kernel_json(exe: &Path) -> Value {
     json!({
         "argv": [exe.display().to_string(), "start", "--connection-file", "{connection_file}"],
@@ -72,7 +73,7 @@ pub fn kernel_json(exe: &Path) -> Value {
         "language": "lua",
         "interrupt_mode": "message",
         "env": {},
-        "metadata": {},
+        "metadata": {"debugger": true},
     })
 }
 

@@ -8,11 +8,12 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use llmspell_common::{ExitCode, Home, KernelId};
+use llmspell_debug::Debugger;
 use llmspell_wire::ConnectionInfo;
 
 use crate::cli::LogFormat;
@@ -166,6 +167,7 @@ impl Setup {
             self.home.state_db(&self.id),
             registry,
             providers,
+            debug_prefix(&self.home, &self.id),
         )?;
         if self.plan.owned {
             info.write(&self.plan.path).map_err(Failure::from_error)?;
@@ -346,6 +348,7 @@ fn spawn_threads(
     state: PathBuf,
     registry: Arc<Registry>,
     providers: Arc<llmspell_llm::Providers>,
+    debug_prefix: String,
 ) -> Result<Threads, Failure> {
     let transport::Bound { ctx, shell, control, stdin, iopub, hb, info } = bound;
     let signer = llmspell_wire::Signer::new(&info.key);
@@ -359,6 +362,28 @@ fn spawn_threads(
     let (input_tx, input_rx) = unbounded();
     let (command_tx, command_rx) = unbounded::<Command>();
 
+    let (control_box, control_addr) = mailbox(&ctx, "control").map_err(zmq_failure)?;
+    let debug_parent: Arc<Mutex<Option<Message>>> = Arc::default();
+    let debugger = {
+        let iopub = Mutex::new(pub_addr.outbox().map_err(zmq_failure)?);
+        let parent = debug_parent.clone();
+        let session = session.clone();
+        // debug_event on iopub (messaging spec, "Debug event"); parent: the latest debug_request.
+        Debugger::new(
+            debug_prefix,
+            Arc::new(move |event| {
+                let parent = parent.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                if let Some(parent) = parent {
+                    let msg = parent.broadcast("debug_event", &session, event);
+                    iopub
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .send(Publish::Message(Box::new(msg)));
+                }
+            }),
+        )
+    };
+
     heartbeat::spawn(hb).map_err(thread_failure)?;
     publisher::spawn(iopub, pub_box, signer.clone(), session.clone()).map_err(thread_failure)?;
     ControlThread {
@@ -371,6 +396,10 @@ fn spawn_threads(
         lifecycle: lifecycle.clone(),
         restart_in_place,
         stats: stats.clone(),
+        debugger: debugger.clone(),
+        mailbox: control_box,
+        replies: Arc::new(Mutex::new(control_addr.outbox().map_err(zmq_failure)?)),
+        debug_parent,
     }
     .spawn()
     .map_err(thread_failure)?;
@@ -415,7 +444,15 @@ fn spawn_threads(
     std::thread::Builder::new()
         .name("executor".into())
         .spawn(move || {
-            match Executor::new(ctx_for_engine, history, lifecycle, state, registry, providers) {
+            match Executor::new(
+                ctx_for_engine,
+                history,
+                lifecycle,
+                state,
+                registry,
+                providers,
+                debugger,
+            ) {
                 Ok(executor) => {
                     let _ = ready_tx.send(Ok(()));
                     executor.run(request_rx, command_rx);
@@ -445,6 +482,14 @@ fn spawn_threads(
         session: session_copy,
         commands: command_tx,
     })
+}
+
+/// `tmpFilePrefix` for the debugger: the kernel's `debug/<id>/` directory, absolute, with a
+/// trailing slash (JupyterLab appends the hash and suffix to it).
+fn debug_prefix(home: &Home, id: &KernelId) -> String {
+    let dir = home.debug_dir(id);
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
+    format!("{}/", dir.display())
 }
 
 fn thread_failure(e: std::io::Error) -> Failure {

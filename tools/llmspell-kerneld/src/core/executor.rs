@@ -4,6 +4,17 @@
 //! stop_on_error: when an execute fails with `stop_on_error` (the default), every execute already
 //! queued behind it is answered with status `error`, ename `ExecutionAborted`, without running.
 //! (Spec 5.1 deprecates the `aborted` status; clients accept only ok / error / abort.)
+//!
+//! Chunk names (what errors, tracebacks and the debugger show as a cell's source):
+//! - an execute_request whose message metadata has `{"llmspell": {"source_path": P}}` runs
+//!   under `P` (a script file run by llmspell-dap); with `"stop_on_entry": true` beside it the
+//!   debugger stops on its first line (reason `entry`);
+//! - otherwise, while a debugger is started (DAP `attach`), under the path JupyterLab computes
+//!   for the cell: `tmpFilePrefix + murmur2(code) + ".lua"`, so its breakpoints hit;
+//! - otherwise `cell-N` (N = the execution count), as error messages have always shown.
+//!
+//! The debugger's requests that need the Lua state are served here between requests (and,
+//! while a cell runs or is stopped, from inside the engine's hook).
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -13,6 +24,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, select};
+use llmspell_debug::{Debugger, Work};
 use llmspell_runtime::{Completeness, Engine, ScriptError};
 use llmspell_tools::Registry;
 use llmspell_wire::Message;
@@ -34,6 +46,7 @@ pub enum Command {
 
 pub struct Executor {
     engine: Engine,
+    debugger: Debugger,
     ctx: Rc<RefCell<Context>>,
     history: History,
     execution_count: u64,
@@ -55,6 +68,7 @@ impl Executor {
         state: PathBuf,
         tools: Arc<Registry>,
         providers: Arc<llmspell_llm::Providers>,
+        debugger: Debugger,
     ) -> Result<Executor, String> {
         let interrupter = ctx.interrupter.clone();
         let ctx = Rc::new(RefCell::new(ctx));
@@ -63,9 +77,11 @@ impl Executor {
         engine.attach_state(state);
         engine.attach_tools(tools);
         engine.attach_providers(providers);
+        engine.attach_debugger(debugger.clone()).map_err(|e| e.to_string())?;
         interrupter.attach(engine.interrupt_handle());
         Ok(Executor {
             engine,
+            debugger,
             ctx,
             history,
             execution_count: 0,
@@ -77,6 +93,7 @@ impl Executor {
 
     /// Serves requests until the request channel closes.
     pub fn run(mut self, requests: Receiver<Request>, commands: Receiver<Command>) {
+        let work: Receiver<Work> = self.debugger.work();
         loop {
             if self.ctx.borrow().interrupter.is_draining() {
                 // Shutting down: serve only commands; queued requests are never started.
@@ -97,6 +114,7 @@ impl Executor {
             }
             select! {
                 recv(commands) -> cmd => if let Ok(command) = cmd { self.obey(command) },
+                recv(work) -> w => if let Ok(w) = w { self.engine.serve_debug(w) },
                 recv(requests) -> msg => match msg {
                     Ok(request) => self.dispatch(request.msg, &requests),
                     Err(_) => return,
@@ -210,7 +228,8 @@ impl Executor {
             ctx.parent = Some(msg.clone());
             ctx.allow_stdin = msg.bool_field("allow_stdin", false);
         }
-        let outcome = self.engine.execute(&code, &format!("cell-{count}"));
+        let chunk = self.chunk_name(msg, &code, count);
+        let outcome = self.engine.execute(&code, &chunk);
         self.ctx.borrow().stats.executed();
         let (result, pager) = (outcome.result, outcome.pager);
         let reply = match result {
@@ -252,6 +271,20 @@ impl Executor {
         };
         self.ctx.borrow_mut().parent = None;
         reply
+    }
+
+    /// The name the cell runs under (see the module doc).
+    fn chunk_name(&mut self, msg: &Message, code: &str, count: u64) -> String {
+        let ours = msg.metadata.get("llmspell");
+        let path = ours.and_then(|m| m.get("source_path")).and_then(Value::as_str);
+        if let Some(path) = path.filter(|p| !p.is_empty()) {
+            self.debugger.note_source(path, code);
+            if ours.and_then(|m| m.get("stop_on_entry")).and_then(Value::as_bool) == Some(true) {
+                self.engine.debug_stop_on_entry();
+            }
+            return path.to_owned();
+        }
+        self.debugger.cell_path(code).unwrap_or_else(|| format!("cell-{count}"))
     }
 
     /// Answers with ExecutionAborted every execute that arrived before `cutoff` (its sender could

@@ -106,7 +106,7 @@ pub fn kernel_info(stats: &stats::Stats) -> Value {
             {"text": "Lua 5.4 Reference Manual", "url": "https://www.lua.org/manual/5.4/"},
             {"text": "Programming in Lua", "url": "https://www.lua.org/pil/"},
         ],
-        "supported_features": [],
+        "supported_features": ["debugger"],
     })
 }
 
@@ -146,6 +146,6 @@ mod tests {
         let info = kernel_info(&stats::Stats::new("t", &Interrupter::default()));
         assert_eq!(info["language_info"]["name"], "lua");
         assert_eq!(info["language_info"]["mimetype"], "text/x-lua");
-        assert!(info["supported_features"].is_array());
+        assert_eq!(info["supported_features"], json!(["debugger"]));
     }
 }

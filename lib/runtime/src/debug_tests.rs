@@ -1,0 +1,332 @@
+//! The engine under its debugger: a client thread drives DAP requests while the test thread
+//! runs the cell (and stays inside the hook while stopped), as the kernel's threads do.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, unbounded};
+use llmspell_debug::Debugger;
+use serde_json::{Value, json};
+
+use crate::Engine;
+use crate::testutil::engine;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+struct Client {
+    d: Debugger,
+    events: Receiver<Value>,
+    seq: i64,
+}
+
+impl Client {
+    fn ask(&mut self, command: &str, arguments: Value) -> Value {
+        self.seq += 1;
+        let (tx, rx) = unbounded();
+        let request = json!({"seq": self.seq, "type": "request", "command": command,
+                             "arguments": arguments});
+        self.d.handle(request, Box::new(move |r| tx.send(r).unwrap()));
+        let r = rx.recv_timeout(WAIT).expect("no response");
+        assert_eq!(r["success"], true, "{command}: {r}");
+        r["body"].clone()
+    }
+
+    fn event(&self, name: &str) -> Value {
+        loop {
+            let e = self.events.recv_timeout(WAIT).unwrap_or_else(|_| panic!("no {name} event"));
+            if e["event"] == name {
+                return e["body"].clone();
+            }
+        }
+    }
+
+    /// Waits for `stopped`; returns its reason and the top frame's line.
+    fn stopped(&mut self) -> (String, u64) {
+        let body = self.event("stopped");
+        let st = self.ask("stackTrace", json!({"threadId": 1}));
+        (
+            body["reason"].as_str().unwrap().to_owned(),
+            st["stackFrames"][0]["line"].as_u64().unwrap(),
+        )
+    }
+
+    fn locals(&mut self, frame: u64) -> Vec<(String, String)> {
+        let scopes = self.ask("scopes", json!({"frameId": frame}));
+        let r = scopes["scopes"][0]["variablesReference"].clone();
+        let vars = self.ask("variables", json!({"variablesReference": r}));
+        vars["variables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| (v["name"].as_str().unwrap().into(), v["value"].as_str().unwrap().into()))
+            .collect()
+    }
+}
+
+/// An engine with a debugger attached, started, with `code` known under `path`.
+fn setup(path: &str, code: &str) -> (Engine, Client) {
+    let (mut e, _) = engine();
+    let (tx, rx) = unbounded();
+    let d = Debugger::new("/nonexistent/", Arc::new(move |ev| drop(tx.send(ev))));
+    e.attach_debugger(d.clone()).unwrap();
+    d.note_source(path, code);
+    let mut c = Client { d, events: rx, seq: 0 };
+    c.ask("initialize", json!({}));
+    c.ask("attach", json!({}));
+    (e, c)
+}
+
+fn drive<T: Send + 'static>(
+    c: Client,
+    f: impl FnOnce(Client) -> T + Send + 'static,
+) -> JoinHandle<T> {
+    std::thread::spawn(move || f(c))
+}
+
+const PROGRAM: &str = "local function add(a, b)\n\
+                       \x20 local sum = a + b\n\
+                       \x20 return sum\n\
+                       end\n\
+                       local t = {x = 1, inner = {y = 2}}\n\
+                       local r = add(2, 3)\n\
+                       return r\n";
+
+#[test]
+fn breakpoint_stack_variables_evaluate_set_variable() {
+    let (mut e, mut c) = setup("/t/a.lua", PROGRAM);
+    c.ask("setBreakpoints", json!({"source": {"path": "/t/a.lua"}, "breakpoints": [{"line": 3}]}));
+    let client = drive(c, |mut c| {
+        assert_eq!(c.stopped(), ("breakpoint".into(), 3));
+        let st = c.ask("stackTrace", json!({"threadId": 1}));
+        let frames = st["stackFrames"].as_array().unwrap();
+        assert_eq!(frames.len(), 2, "{st}");
+        assert_eq!(frames[0]["name"], "add");
+        assert_eq!(frames[0]["source"]["path"], "/t/a.lua");
+        assert_eq!(frames[1]["line"], 6);
+        let top = frames[0]["id"].as_u64().unwrap();
+        let main = frames[1]["id"].as_u64().unwrap();
+        let locals = c.locals(top);
+        assert_eq!(
+            locals,
+            vec![("a".into(), "2".into()), ("b".into(), "3".into()), ("sum".into(), "5".into())]
+        );
+        // The caller's table expands, nested, paged.
+        let scopes = c.ask("scopes", json!({"frameId": main}));
+        let r = scopes["scopes"][0]["variablesReference"].clone();
+        let vars = c.ask("variables", json!({"variablesReference": r}));
+        let t = vars["variables"].as_array().unwrap().iter().find(|v| v["name"] == "t").unwrap();
+        let kids = c.ask("variables", json!({"variablesReference": t["variablesReference"]}));
+        assert_eq!(kids["variables"][0]["name"], "inner");
+        let page = c.ask(
+            "variables",
+            json!({"variablesReference": t["variablesReference"], "start": 1, "count": 1}),
+        );
+        assert_eq!(page["variables"].as_array().unwrap().len(), 1);
+        assert_eq!(page["variables"][0]["name"], "x");
+        let inner = c.ask(
+            "variables",
+            json!({"variablesReference": kids["variables"][0]["variablesReference"]}),
+        );
+        assert_eq!(inner["variables"][0]["value"], "2");
+        let ev = c.ask(
+            "evaluate",
+            json!({"expression": "a * 10 + sum", "frameId": top, "context": "watch"}),
+        );
+        assert_eq!(ev["result"], "25");
+        let ev = c.ask(
+            "evaluate",
+            json!({"expression": "t.inner.y", "frameId": main, "context": "hover"}),
+        );
+        assert_eq!(ev["result"], "2");
+        let scopes = c.ask("scopes", json!({"frameId": top}));
+        let r = scopes["scopes"][0]["variablesReference"].clone();
+        let set = c
+            .ask("setVariable", json!({"variablesReference": r, "name": "sum", "value": "40 + 2"}));
+        assert_eq!(set["value"], "42");
+        c.ask("continue", json!({"threadId": 1}));
+        c.event("continued");
+    });
+    let out = e.execute(PROGRAM, "/t/a.lua");
+    client.join().unwrap();
+    assert_eq!(out.result, Ok(Some("42".into())));
+}
+
+#[test]
+fn step_over_in_out() {
+    let (mut e, mut c) = setup("/t/s.lua", PROGRAM);
+    c.ask("setBreakpoints", json!({"source": {"path": "/t/s.lua"}, "breakpoints": [{"line": 5}]}));
+    let client = drive(c, |mut c| {
+        assert_eq!(c.stopped(), ("breakpoint".into(), 5));
+        c.ask("next", json!({"threadId": 1}));
+        assert_eq!(c.stopped(), ("step".into(), 6));
+        c.ask("stepIn", json!({"threadId": 1}));
+        assert_eq!(c.stopped(), ("step".into(), 2));
+        c.ask("stepOut", json!({"threadId": 1}));
+        let (reason, line) = c.stopped();
+        assert_eq!(reason, "step");
+        assert!(line == 6 || line == 7, "stepOut landed on {line}");
+        c.ask("continue", json!({"threadId": 1}));
+    });
+    let out = e.execute(PROGRAM, "/t/s.lua");
+    client.join().unwrap();
+    assert_eq!(out.result, Ok(Some("5".into())));
+}
+
+#[test]
+fn conditions_hit_counts_and_logpoints() {
+    let code = "local n = 0\nfor i = 1, 10 do\n  n = n + i\nend\nreturn n\n";
+    let (mut e, mut c) = setup("/t/c.lua", code);
+    c.ask(
+        "setBreakpoints",
+        json!({"source": {"path": "/t/c.lua"}, "breakpoints": [
+            {"line": 3, "condition": "i == 4"},
+            {"line": 3, "logMessage": "i={i} n={n}"},
+        ]}),
+    );
+    let client = drive(c, |mut c| {
+        assert_eq!(c.stopped(), ("breakpoint".into(), 3));
+        let locals = c.locals(1);
+        assert!(locals.contains(&("i".into(), "4".into())), "{locals:?}");
+        c.ask(
+            "setBreakpoints",
+            json!({"source": {"path": "/t/c.lua"}, "breakpoints": [
+            {"line": 3, "hitCondition": "== 3"}]}),
+        );
+        c.ask("continue", json!({}));
+        assert_eq!(c.stopped(), ("breakpoint".into(), 3));
+        assert!(c.locals(1).contains(&("i".into(), "7".into())));
+        c.ask(
+            "setBreakpoints",
+            json!({"source": {"path": "/t/c.lua"}, "breakpoints": [
+            {"line": 3, "logMessage": "i={i} n={n}"}]}),
+        );
+        c.ask("continue", json!({}));
+        let out = c.event("output");
+        assert_eq!(out["output"], "i=8 n=28\n");
+    });
+    let out = e.execute(code, "/t/c.lua");
+    client.join().unwrap();
+    assert_eq!(out.result, Ok(Some("55".into())));
+}
+
+#[test]
+fn function_and_exception_breakpoints() {
+    let code = "function greet(who)\n  return 'hi ' .. who\nend\nlocal s = greet('x')\nerror('bad ' .. s)\n";
+    let (mut e, mut c) = setup("/t/f.lua", code);
+    c.ask("setFunctionBreakpoints", json!({"breakpoints": [{"name": "greet"}]}));
+    c.ask("setExceptionBreakpoints", json!({"filters": ["uncaught"]}));
+    let client = drive(c, |mut c| {
+        assert_eq!(c.stopped(), ("function breakpoint".into(), 2));
+        c.ask("continue", json!({}));
+        let body = c.event("stopped");
+        assert_eq!(body["reason"], "exception");
+        assert!(body["text"].as_str().unwrap().contains("bad hi x"), "{body}");
+        let st = c.ask("stackTrace", json!({}));
+        assert_eq!(st["stackFrames"][0]["line"], 5);
+        c.ask("continue", json!({}));
+    });
+    let out = e.execute(code, "/t/f.lua");
+    client.join().unwrap();
+    assert!(out.result.unwrap_err().evalue.contains("bad hi x"));
+}
+
+#[test]
+fn pause_a_running_loop_and_interrupt_while_stopped() {
+    let (mut e, c) = setup("/t/p.lua", "");
+    let handle = e.interrupt_handle();
+    let client = drive(c, move |mut c| {
+        std::thread::sleep(Duration::from_millis(100));
+        c.ask("pause", json!({"threadId": 1}));
+        let (reason, line) = c.stopped();
+        assert_eq!((reason.as_str(), line), ("pause", 2));
+        handle.interrupt();
+    });
+    let out = e.execute("local n = 0\nwhile true do n = n + 1 end\n", "/t/p.lua");
+    client.join().unwrap();
+    assert_eq!(out.result.unwrap_err().ename, "Interrupted");
+    assert_eq!(crate::testutil::value(&mut e, "1 + 1"), Some("2".into()));
+}
+
+#[test]
+fn disconnect_resumes_and_detaches() {
+    let (mut e, mut c) = setup("/t/d.lua", PROGRAM);
+    c.ask("setBreakpoints", json!({"source": {"path": "/t/d.lua"}, "breakpoints": [{"line": 2}]}));
+    let client = drive(c, |mut c| {
+        c.stopped();
+        c.ask("disconnect", json!({}));
+    });
+    let out = e.execute(PROGRAM, "/t/d.lua");
+    client.join().unwrap();
+    assert_eq!(out.result, Ok(Some("5".into())));
+    // Detached: the same program runs through.
+    assert_eq!(e.execute(PROGRAM, "/t/d.lua").result, Ok(Some("5".into())));
+}
+
+#[test]
+fn scripts_cannot_reach_the_debug_library() {
+    let (mut e, _) = engine();
+    assert_eq!(crate::testutil::value(&mut e, "debug"), None);
+    let err = crate::testutil::error(&mut e, "require('debug')");
+    assert!(err.evalue.contains("module 'debug' not found"), "{err:?}");
+    let err = crate::testutil::error(&mut e, "package.loadlib('x', 'y')");
+    assert!(err.evalue.contains("disabled"), "{err:?}");
+}
+
+#[test]
+fn the_all_filter_stops_on_caught_errors_too() {
+    let code = "local ok, err = pcall(function()\n  local why = 'inner'\n  error('caught ' .. why)\nend)\nreturn ok, err\n";
+    let (mut e, mut c) = setup("/t/all.lua", code);
+    // `uncaught` alone: the pcall keeps it from stopping.
+    c.ask("setExceptionBreakpoints", json!({"filters": ["uncaught"]}));
+    let out = e.execute(code, "/t/all.lua");
+    assert_eq!(out.result, Ok(Some("false\t\"/t/all.lua:3: caught inner\"".into())));
+    c.ask("setExceptionBreakpoints", json!({"filters": ["all"]}));
+    let client = drive(c, |mut c| {
+        let body = c.event("stopped");
+        assert_eq!(body["reason"], "exception");
+        assert!(body["text"].as_str().unwrap().contains("caught inner"), "{body}");
+        let st = c.ask("stackTrace", json!({}));
+        let lines: Vec<u64> = st["stackFrames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["line"].as_u64().unwrap())
+            .collect();
+        assert_eq!(lines, vec![3, 1], "the wrappers' frames are hidden");
+        assert!(
+            c.locals(st["stackFrames"][0]["id"].as_u64().unwrap())
+                .contains(&("why".into(), "\"inner\"".into()))
+        );
+        c.ask("continue", json!({}));
+        c
+    });
+    let out = e.execute(code, "/t/all.lua");
+    let mut c = client.join().unwrap();
+    assert_eq!(out.result, Ok(Some("false\t\"/t/all.lua:3: caught inner\"".into())));
+    // Cleared: the original (C) pcall is back, which string.dump refuses.
+    let is_c = "return (pcall(string.dump, pcall)) == false";
+    assert_eq!(e.execute(is_c, "x").result, Ok(Some("false".into())), "wrapped while `all`");
+    c.ask("setExceptionBreakpoints", json!({"filters": []}));
+    assert_eq!(e.execute(is_c, "x").result, Ok(Some("true".into())));
+}
+
+#[test]
+fn breakpoints_hit_inside_coroutines() {
+    let code = "local co = coroutine.wrap(function(a)\n  local b = a * 2\n  coroutine.yield(b)\n  return b + 1\nend)\nlocal first = co(5)\nlocal second = co()\nreturn first + second\n";
+    let (mut e, mut c) = setup("/t/co.lua", code);
+    c.ask(
+        "setBreakpoints",
+        json!({"source": {"path": "/t/co.lua"}, "breakpoints": [{"line": 3}, {"line": 4}]}),
+    );
+    let client = drive(c, |mut c| {
+        assert_eq!(c.stopped(), ("breakpoint".into(), 3));
+        assert!(c.locals(1).contains(&("b".into(), "10".into())));
+        c.ask("continue", json!({}));
+        assert_eq!(c.stopped(), ("breakpoint".into(), 4));
+        c.ask("continue", json!({}));
+    });
+    let out = e.execute(code, "/t/co.lua");
+    client.join().unwrap();
+    assert_eq!(out.result, Ok(Some("21".into())));
+}
