@@ -4,12 +4,14 @@
 #               DAP suite (tests/node: needs Node.js and npm)
 
 CARGO ?= cargo
+# Where cargo puts what it builds (it honours CARGO_TARGET_DIR; so do the test scripts).
+TARGET := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 
 .PHONY: demo test lint rust-test python-test node-test bench
 
 demo:
 	$(CARGO) build --release -p llmspell-kerneld --bins --examples
-	./target/release/examples/demo examples/demo.lua
+	$(TARGET)/release/examples/demo examples/demo.lua
 
 test: lint rust-test python-test node-test
 
@@ -19,15 +21,15 @@ lint:
 
 rust-test:
 	$(CARGO) test --workspace
-	tests/man/check.sh
+	LLMSPELL_BIN_DIR=$(TARGET)/debug tests/man/check.sh
 
 python-test:
-	$(CARGO) build -p llmspell-kerneld
-	LLMSPELL_KERNELD=$(CURDIR)/target/debug/llmspell-kerneld tests/python/run.sh
+	$(CARGO) build -p llmspell-kerneld -p llmspell-fleet
+	LLMSPELL_KERNELD=$(TARGET)/debug/llmspell-kerneld tests/python/run.sh
 
 node-test:
 	$(CARGO) build -p llmspell-dap -p llmspell-kerneld
-	tests/node/run.sh
+	LLMSPELL_BIN_DIR=$(TARGET)/debug tests/node/run.sh
 
 bench:
 	bench/run.sh
