@@ -6,6 +6,7 @@
 //!   parsed, then decoded into a [`Message`].
 //! - [`message`]: headers, messages and reply builders that keep identities and parents.
 //! - [`client`]: a small blocking client over all five channels, for the tools and the tests.
+//! - [`launch`]: a kernel a client starts for itself and stops again (llmspell-repl, llmspell-dap).
 //!
 //! Nothing here panics on what the network sends: every malformed input is a [`WireError`].
 
@@ -13,6 +14,7 @@ pub mod client;
 pub mod connection;
 pub mod error;
 pub mod frames;
+pub mod launch;
 pub mod message;
 pub mod signer;
 

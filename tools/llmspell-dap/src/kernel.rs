@@ -1,27 +1,21 @@
 //! The kernel a session debugs: one named with `--kernel` / `kernel` (attached, left running),
 //! or one this adapter starts for `launch` and stops again.
 //!
-//! An own kernel is `llmspell-kerneld start` in the foreground (found beside this executable,
-//! else on `PATH`), with its connection and PID files in a private temp dir, its own process
-//! group (a terminal's Ctrl-C reaches only the editor) and `JPY_PARENT_PID`, so it shuts itself
-//! down even if the adapter is killed with SIGKILL. Dropping the [`OwnKernel`] stops it as
-//! jupyter_client does: `shutdown_request` on control, SIGTERM after 2.5 s, SIGKILL after 2.5 s
-//! more.
+//! An own kernel is lib/wire's [`OwnKernel`]: `llmspell-kerneld start` in the foreground with a
+//! private temp dir, its own process group (a terminal's Ctrl-C reaches only the editor) and
+//! `JPY_PARENT_PID` (it shuts itself down even if the adapter is killed with SIGKILL); dropping
+//! it stops the kernel as jupyter_client does.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use llmspell_common::{ExitCode, Failure, HasExitCode, Home};
+use llmspell_wire::launch::OwnKernel;
 use llmspell_wire::{Channel, Client, ConnectionInfo, WireError};
 use serde_json::{Value, json};
 
-/// How long a kernel we started may take to write its connection file.
-const START_WAIT: Duration = Duration::from_secs(15);
 /// How long a kernel may take to answer kernel_info once it is reachable.
 const READY_WAIT: Duration = Duration::from_secs(10);
-/// Each step of the stop sequence (shutdown_request, SIGTERM, SIGKILL) gets this long.
-const STOP_STEP: Duration = Duration::from_millis(2500);
 
 /// A connected kernel.
 pub struct Kernel {
@@ -44,8 +38,8 @@ impl Kernel {
 
     /// Starts a kernel of our own in `cwd` and connects to it.
     pub fn start(cwd: &Path) -> Result<Kernel, Failure> {
-        let own = OwnKernel::start(cwd)?;
-        Kernel::connect(own.connection_file.clone(), "own kernel".into(), Some(own))
+        let own = OwnKernel::start("llmspell-dap-", Some(cwd)).map_err(Failure::from_error)?;
+        Kernel::connect(own.connection_file().to_owned(), "own kernel".into(), Some(own))
     }
 
     fn connect(file: PathBuf, label: String, own: Option<OwnKernel>) -> Result<Kernel, Failure> {
@@ -87,113 +81,4 @@ impl Kernel {
     pub fn interrupt(&self) {
         let _ = self.client.request(Channel::Control, "interrupt_request", json!({}));
     }
-}
-
-/// A kernel this process started; dropping it stops it.
-#[derive(Debug)]
-pub struct OwnKernel {
-    child: Child,
-    connection_file: PathBuf,
-    // Removed on drop, after the kernel is gone.
-    _dir: tempfile::TempDir,
-}
-
-impl OwnKernel {
-    /// Starts `llmspell-kerneld` in `cwd` and waits until its connection file is written.
-    pub fn start(cwd: &Path) -> Result<OwnKernel, Failure> {
-        let unavailable = |msg: String| Failure::new(ExitCode::Unavailable, msg);
-        let dir = tempfile::Builder::new().prefix("llmspell-dap-").tempdir().map_err(|e| {
-            Failure::new(ExitCode::CantCreate, format!("cannot make a temp dir: {e}"))
-        })?;
-        let connection_file = dir.path().join("kernel.json");
-        let program = kerneld_program();
-        let child = {
-            use std::os::unix::process::CommandExt;
-            Command::new(&program)
-                .arg("start")
-                .arg("--connection-file")
-                .arg(&connection_file)
-                .arg("--pid-file")
-                .arg(dir.path().join("kernel.pid"))
-                .args(["--log-level", "error"])
-                .env("JPY_PARENT_PID", std::process::id().to_string())
-                .current_dir(cwd)
-                .stdin(Stdio::null())
-                // Our stdout carries DAP: the kernel must never write there.
-                .stdout(Stdio::null())
-                .process_group(0)
-                .spawn()
-                .map_err(|e| unavailable(format!("cannot run {}: {e}", program.display())))?
-        };
-        let mut own = OwnKernel { child, connection_file, _dir: dir };
-        let deadline = Instant::now() + START_WAIT;
-        loop {
-            if ConnectionInfo::read(&own.connection_file).is_ok() {
-                return Ok(own);
-            }
-            if let Ok(Some(status)) = own.child.try_wait() {
-                return Err(unavailable(format!("the kernel exited at start-up ({status})")));
-            }
-            if Instant::now() >= deadline {
-                return Err(unavailable(format!(
-                    "the kernel wrote no connection file within {} s",
-                    START_WAIT.as_secs()
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// Whether the kernel process has ended.
-    pub fn exited(&mut self) -> bool {
-        !matches!(self.child.try_wait(), Ok(None))
-    }
-
-    /// Asks the kernel to shut down, then signals it; returns once it is reaped.
-    fn stop(&mut self) {
-        if self.exited() {
-            return;
-        }
-        if let Ok(info) = ConnectionInfo::read(&self.connection_file)
-            && let Ok(client) = Client::connect(&info)
-        {
-            let _ = client.request(Channel::Control, "shutdown_request", json!({"restart": false}));
-            if self.wait(STOP_STEP) {
-                return;
-            }
-        }
-        for signal in [nix::sys::signal::SIGTERM, nix::sys::signal::SIGKILL] {
-            let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-            let _ = nix::sys::signal::kill(pid, signal);
-            if self.wait(STOP_STEP) {
-                return;
-            }
-        }
-    }
-
-    fn wait(&mut self, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if self.exited() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        false
-    }
-}
-
-impl Drop for OwnKernel {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// `llmspell-kerneld` beside this executable, else the one on `PATH`.
-fn kerneld_program() -> PathBuf {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.join("llmspell-kerneld")))
-        .filter(|path| path.is_file())
-        .unwrap_or_else(|| PathBuf::from("llmspell-kerneld"))
 }

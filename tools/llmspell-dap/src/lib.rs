@@ -16,7 +16,6 @@ pub mod transport;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener};
 
-use clap::Parser;
 use llmspell_common::{ExitCode, Failure, Home};
 
 use crate::cli::Cli;
@@ -24,14 +23,7 @@ use crate::transport::{Inbox, Outbox};
 
 /// Parses the command line, serves one client, prints any failure; returns the exit status.
 pub fn main() -> u8 {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(err) => {
-            let _ = err.print();
-            return if err.use_stderr() { ExitCode::Usage.code() } else { 0 };
-        }
-    };
-    llmspell_common::exit_status("llmspell-dap", run(&cli))
+    llmspell_common::run_tool("llmspell-dap", |cli: Cli| run(&cli))
 }
 
 /// Serves one DAP client until it disconnects.

@@ -18,11 +18,7 @@ pub fn binary() -> PathBuf {
     if let Some(path) = std::env::var_os("LLMSPELL_KERNELD").filter(|p| !p.is_empty()) {
         return PathBuf::from(path);
     }
-    let beside = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join("llmspell-kerneld")))
-        .filter(|path| path.is_file());
-    beside.unwrap_or_else(|| PathBuf::from("llmspell-kerneld"))
+    llmspell_wire::launch::kerneld_program()
 }
 
 /// Runs `llmspell-kerneld ARGS`, capturing its output.

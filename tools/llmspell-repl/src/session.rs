@@ -43,7 +43,7 @@ impl Session {
                 (target.connection_file, target.label, None)
             }
             None => {
-                let own = OwnKernel::start()?;
+                let own = kernel::start_own()?;
                 (own.connection_file().to_owned(), "own kernel".to_owned(), Some(own))
             }
         };

@@ -22,24 +22,19 @@ pub fn binary() -> &'static Path {
 
 /// `llmspell-kerneld` from the same build; `cargo test --workspace` builds it.
 pub fn kerneld() -> PathBuf {
-    let path = binary().parent().expect("a directory").join("llmspell-kerneld");
-    assert!(
-        path.exists(),
-        "{} is missing: build it first (cargo build -p llmspell-kerneld, or cargo test --workspace)",
-        path.display()
-    );
-    path
+    llmspell_testkit::beside(binary(), "llmspell-kerneld")
 }
 
 /// A temp `$LLMSPELL_HOME`; daemon kernels started in it are stopped on drop.
 pub struct Home {
+    /// Stopped when the home is dropped, before its directory goes (fields drop in order).
+    daemons: Vec<llmspell_testkit::Daemon>,
     pub dir: tempfile::TempDir,
-    daemons: Vec<String>,
 }
 
 impl Home {
     pub fn new() -> Home {
-        Home { dir: tempfile::tempdir().unwrap(), daemons: Vec::new() }
+        Home { daemons: Vec::new(), dir: tempfile::tempdir().unwrap() }
     }
 
     pub fn path(&self) -> &Path {
@@ -76,26 +71,8 @@ impl Home {
 
     /// Starts a daemon kernel with `id` in this home.
     pub fn daemon(&mut self, id: &str) {
-        let out = Command::new(kerneld())
-            .args(["start", "--daemon", "--id", id])
-            .env("LLMSPELL_HOME", self.path())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "kernel {id} did not start: {out:?}");
-        self.daemons.push(id.to_owned());
-    }
-}
-
-impl Drop for Home {
-    fn drop(&mut self) {
-        for id in &self.daemons {
-            let _ = Command::new(kerneld())
-                .args(["stop", id, "--timeout", "3"])
-                .env("LLMSPELL_HOME", self.path())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        }
+        let daemon = llmspell_testkit::Daemon::start(&kerneld(), self.path(), id);
+        self.daemons.push(daemon);
     }
 }
 
