@@ -124,6 +124,10 @@ pub struct Session {
     debugging: bool,
     queued: VecDeque<Value>,
     pending: HashMap<String, Pending>,
+    /// Kernel events that arrived while a request that resumes the program (continue, next,
+    /// stepIn, stepOut, pause) still awaited its reply: DAP wants the response first, then the
+    /// `stopped`, and the kernel's reply (control) and event (iopub) race on two sockets.
+    held: Vec<Value>,
     program: Option<Program>,
     running: Option<Running>,
     internal_seq: i64,
@@ -143,6 +147,7 @@ pub fn serve(mut inbox: Inbox, out: Outbox, opts: Options) -> Result<(), Failure
         debugging: false,
         queued: VecDeque::new(),
         pending: HashMap::new(),
+        held: Vec::new(),
         program: None,
         running: None,
         internal_seq: 0,
@@ -154,6 +159,10 @@ pub fn serve(mut inbox: Inbox, out: Outbox, opts: Options) -> Result<(), Failure
     session.cleanup();
     result
 }
+
+/// Requests whose response must precede the events they cause (DAP: "first the response, then
+/// a stopped event").
+const RESUMING: [&str; 5] = ["continue", "next", "stepIn", "stepOut", "pause"];
 
 const KERNEL_CHANNELS: [Channel; 3] = [Channel::Control, Channel::Shell, Channel::Iopub];
 
@@ -221,6 +230,7 @@ impl Session {
                 self.done = true;
             }
         }
+        self.release_held();
         let Some(kernel) = self.kernel.as_mut() else { return };
         let gone = if kernel.own.is_some() {
             kernel.exited().then(|| "the kernel exited".to_owned())
@@ -245,6 +255,7 @@ impl Session {
         for (_, p) in std::mem::take(&mut self.pending) {
             self.out.fail(p.seq, &p.command, why);
         }
+        self.release_held();
         self.out.output("console", &format!("llmspell-dap: {why}\n"));
         if self.running.take().is_some() {
             self.finish_program(1);
@@ -523,6 +534,7 @@ impl Session {
                 self.finish_disconnect(p.seq, terminate, Some(response))
             }
         }
+        self.release_held();
     }
 
     fn shell_message(&mut self, msg: &Message) {
@@ -559,8 +571,22 @@ impl Session {
             None | Some("initialized" | "exited" | "terminated") => {}
             Some(_) => {
                 event["type"] = json!("event");
-                self.out.send(event);
+                if self.pending.values().any(|p| RESUMING.contains(&p.command.as_str())) {
+                    self.held.push(event);
+                } else {
+                    self.out.send(event);
+                }
             }
+        }
+    }
+
+    /// Sends the held kernel events once no resuming request awaits its reply.
+    fn release_held(&mut self) {
+        if self.pending.values().any(|p| RESUMING.contains(&p.command.as_str())) {
+            return;
+        }
+        for event in std::mem::take(&mut self.held) {
+            self.out.send(event);
         }
     }
 
