@@ -146,8 +146,9 @@ describe('llmspell-dap', function () {
   });
 
   it('stops on entry with stopOnEntry', async function () {
+    const stoppedThere = dc.assertStoppedLocation('entry', { path: fixture('vars.lua'), line: 1 });
     await launch(dc, { program: fixture('vars.lua'), stopOnEntry: true });
-    await dc.assertStoppedLocation('entry', { path: fixture('vars.lua'), line: 1 });
+    await stoppedThere;
     const output = dc.assertOutput('stdout', 'counter\t15\n');
     await dc.continueRequest({ threadId: 1 });
     await output;
@@ -155,6 +156,7 @@ describe('llmspell-dap', function () {
 
   it('moves a breakpoint on a comment or blank line to the next executable line, and leaves one past the end unverified', async function () {
     const file = fixture('comments.lua');
+    const stoppedThere = dc.assertStoppedLocation('breakpoint', { path: file, line: 5 });
     await launch(dc, { program: file }, async () => {
       const res = await dc.setBreakpointsRequest({ source: { path: file }, breakpoints: [{ line: 3 }, { line: 40 }] });
       const [moved, past] = res.body.breakpoints;
@@ -163,23 +165,25 @@ describe('llmspell-dap', function () {
       assert.strictEqual(past.verified, false, JSON.stringify(past));
       assert.ok(past.message, 'an unverified breakpoint says why');
     });
-    await dc.assertStoppedLocation('breakpoint', { path: file, line: 5 });
+    await stoppedThere;
     assert.strictEqual(await evaluate(dc, 'x', (await topFrame(dc)).id), '1');
   });
 
   it('stops at a conditional breakpoint only when the condition holds', async function () {
+    const stoppedThere = dc.assertStoppedLocation('breakpoint', { path: fixture('sum.lua'), line: 2 });
     await launch(dc, { program: fixture('sum.lua') }, () =>
       dc.setBreakpointsRequest({ source: { path: fixture('sum.lua') }, breakpoints: [{ line: 2, condition: 'b == 3' }] }));
-    await dc.assertStoppedLocation('breakpoint', { path: fixture('sum.lua'), line: 2 });
+    await stoppedThere;
     const frame = await topFrame(dc);
     assert.strictEqual(await evaluate(dc, 'b', frame.id), '3');
     assert.strictEqual(await evaluate(dc, 'a', frame.id), '3');
   });
 
   it('stops at a hit-count breakpoint on the counted hit', async function () {
+    const stoppedThere = dc.assertStoppedLocation('breakpoint', { line: 7 });
     await launch(dc, { program: fixture('sum.lua') }, () =>
       dc.setBreakpointsRequest({ source: { path: fixture('sum.lua') }, breakpoints: [{ line: 7, hitCondition: '== 4' }] }));
-    await dc.assertStoppedLocation('breakpoint', { line: 7 });
+    await stoppedThere;
     const frame = await topFrame(dc);
     assert.strictEqual(await evaluate(dc, 'i', frame.id), '4');
     const terminated = dc.waitForEvent('terminated');
@@ -200,19 +204,21 @@ describe('llmspell-dap', function () {
   });
 
   it('stops at a function breakpoint', async function () {
+    const stoppedThere = dc.assertStoppedLocation('function breakpoint', { path: fixture('steps.lua'), line: 2 });
     await launch(dc, { program: fixture('steps.lua') }, async () => {
       const res = await dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'inner' }] });
       assert.strictEqual(res.body.breakpoints[0].verified, true);
     });
-    await dc.assertStoppedLocation('function breakpoint', { path: fixture('steps.lua'), line: 2 });
+    await stoppedThere;
     const frame = await topFrame(dc);
     assert.strictEqual(await evaluate(dc, 'n', frame.id), '10');
   });
 
   it('stops on every error with the "all" exception filter', async function () {
+    const stopping = dc.waitForEvent('stopped');
     await launch(dc, { program: fixture('errors.lua') }, () =>
       dc.setExceptionBreakpointsRequest({ filters: ['all'] }));
-    let ev = await dc.waitForEvent('stopped');
+    let ev = await stopping;
     assert.strictEqual(ev.body.reason, 'exception');
     assert.strictEqual(await evaluate(dc, 'x', (await topFrame(dc)).id), '1', 'the pcall-ed error first');
     const again = dc.waitForEvent('stopped');
@@ -223,9 +229,10 @@ describe('llmspell-dap', function () {
   });
 
   it('stops only on an uncaught error with the "uncaught" exception filter', async function () {
+    const stopping = dc.waitForEvent('stopped');
     await launch(dc, { program: fixture('errors.lua') }, () =>
       dc.setExceptionBreakpointsRequest({ filters: ['uncaught'] }));
-    const ev = await dc.waitForEvent('stopped');
+    const ev = await stopping;
     assert.strictEqual(ev.body.reason, 'exception');
     assert.strictEqual(await evaluate(dc, 'x', (await topFrame(dc)).id), '2', 'the pcall-ed error is caught');
     const exited = dc.waitForEvent('exited');
@@ -242,7 +249,7 @@ describe('llmspell-dap', function () {
     assert.strictEqual(await evaluate(dc, 'r', (await topFrame(dc)).id), '20');
     await Promise.all([dc.nextRequest({ threadId: 1 }), dc.assertStoppedLocation('step', { path: steps, line: 8 })]);
     // Over a call: from line 10 to 11 without stopping inside outer/inner.
-    const st = await dc.stepOutRequest({ threadId: 1 }).then(() => dc.assertStoppedLocation('step', { path: steps }));
+    const [, st] = await Promise.all([dc.stepOutRequest({ threadId: 1 }), dc.assertStoppedLocation('step', { path: steps })]);
     const line = st.body.stackFrames[0].line;
     assert.ok(line === 10 || line === 11, `stepOut of outer lands in the main chunk, got ${line}`);
     const output = dc.assertOutput('stdout', 'result\t21\n');
