@@ -15,7 +15,8 @@
 #   trips per second over ZeroMQ, and the Lua Tool.invoke loop) rewrites docs/benchmarks-tools.md,
 #   bench/repl_bench.py (llmspell-repl against jupyter console) docs/benchmarks-repl.md;
 #   bench/logrotate.sh (rotation and gzip figures) rewrites docs/benchmarks-logrotate.md;
-#   bench/fleet_bench.py (spawn-to-ready, idle RSS of 20 kernels) docs/benchmarks-fleet.md.
+#   bench/fleet_bench.py (spawn-to-ready, idle RSS of 20 kernels) docs/benchmarks-fleet.md;
+#   bench/debug_overhead.sh prints what the Lua debugger costs a running script.
 #
 # Usage: bench/run.sh [--runs N] [--startups N] [--kernels llmspell,ipykernel,...] [--no-write]
 set -euo pipefail
@@ -81,5 +82,9 @@ fi
 # llmspell-logrotate: a 1 GiB rotation (a rename) against copy-based rotation, and gzip
 # throughput against gzip -6 (stdlib only; prints PASS/MISS, never fails); see bench/logrotate.sh.
 "$repo/bench/logrotate.sh" || echo "bench/run.sh: the logrotate benchmark could not run" >&2
+
+# The Lua debugger's cost to a running script: detached, attached, breakpoints elsewhere (Rust
+# bench target; prints PASS/MISS, never fails); see bench/debug_overhead.sh.
+"$repo/bench/debug_overhead.sh" || echo "bench/run.sh: the debugger overhead benchmark could not run" >&2
 
 exec "$venv/bin/python" "$repo/bench/kernel_bench.py" "$@"

@@ -32,9 +32,11 @@ use crate::step::Step;
 /// Returns the interrupt error while an interrupt is pending.
 pub type InterruptCheck = Box<dyn Fn() -> Option<mlua::Error>>;
 
+/// Hook masks: the count only; + call events; + return events; + line events.
 const COUNT: u8 = 0;
-const CALLS: u8 = 1;
-const LINES: u8 = 2;
+const CALL: u8 = 1;
+const CALLS: u8 = 2;
+const LINES: u8 = 3;
 
 /// What a variables reference points at (valid until the program resumes or a cell starts).
 #[derive(Clone)]
@@ -50,10 +52,17 @@ struct HookState {
     breakpoints: Arc<Breakpoints>,
     generation: u64,
     step: Option<Step>,
+    /// A function with a breakpoint may be on the stack (it was entered, or the program stopped,
+    /// or breakpoints changed while it ran): return events are needed to notice going back to
+    /// it. Until then, call events alone suffice. Cleared when a cell starts.
+    bp_entered: bool,
     /// Function breakpoint that armed the pending `Next` step.
     pending_hit: Option<i64>,
     hits: HashMap<i64, u64>,
     refs: Vec<VarRef>,
+    /// Whether a function (by source path, then first and last line) has a breakpoint on one
+    /// of its own lines.
+    active: HashMap<String, HashMap<(usize, usize), bool>>,
 }
 
 /// Where the executor is when it serves a request.
@@ -111,8 +120,11 @@ impl Session {
 
     fn set_mask(self: &Rc<Self>, lua: &Lua, mask: u8) -> mlua::Result<()> {
         let mut triggers = HookTriggers::new().every_nth_instruction(self.interval);
+        if mask >= CALL {
+            triggers = triggers.on_calls();
+        }
         if mask >= CALLS {
-            triggers = triggers.on_calls().on_returns();
+            triggers = triggers.on_returns();
         }
         if mask == LINES {
             triggers = triggers.every_line();
@@ -151,7 +163,7 @@ impl Session {
                 }
                 // Masks are per thread and this may be a coroutine resumed with an old one: set
                 // it again (cheap at this rate) whenever anything beyond the count is wanted.
-                let wanted = self.wanted(ar);
+                let wanted = self.wanted(ar, 0);
                 if wanted != COUNT || self.mask.get() != COUNT {
                     self.set_mask(lua, wanted)?;
                 }
@@ -180,19 +192,23 @@ impl Session {
             st.generation = generation;
             st.breakpoints = self.debugger.breakpoints();
             st.hits.clear();
+            st.active.clear();
+            st.bp_entered = true;
         }
     }
 
     fn update_mask(self: &Rc<Self>, lua: &Lua, ar: &Debug) -> mlua::Result<()> {
-        let wanted = self.wanted(ar);
+        let wanted = self.wanted(ar, 0);
         if wanted != self.mask.get() {
             self.set_mask(lua, wanted)?;
         }
         Ok(())
     }
 
-    /// The mask the function `ar` describes needs.
-    fn wanted(&self, ar: &Debug) -> u8 {
+    /// The mask the function `ar` (running at `level`) needs: line events only if one of its
+    /// own lines (Lua's `activelines`: not those of functions nested in it) has a breakpoint.
+    /// The answer is cached per function until breakpoints change or a cell starts.
+    fn wanted(&self, ar: &Debug, level: usize) -> u8 {
         let st = self.state.borrow();
         if self.debugger.0.mode.load(Ordering::Relaxed) != ATTACHED {
             return COUNT;
@@ -204,18 +220,33 @@ impl Session {
             return COUNT;
         }
         let src = ar.source();
+        let other = if st.bp_entered { CALLS } else { CALL };
         let Some(path) = src.source.as_deref().and_then(|s| s.strip_prefix('@')) else {
-            return CALLS;
+            return other;
         };
-        let (first, last) = match src.what {
-            "main" => (0, usize::MAX),
-            _ => (src.line_defined.unwrap_or(0), src.last_line_defined.unwrap_or(usize::MAX)),
-        };
-        if st.breakpoints.in_range(path, first, last) { LINES } else { CALLS }
+        let Some(bps) = st.breakpoints.lines.get(path) else { return other };
+        let key = (src.line_defined.unwrap_or(0), src.last_line_defined.unwrap_or(0));
+        if let Some(&hit) = st.active.get(path).and_then(|m| m.get(&key)) {
+            return if hit { LINES } else { other };
+        }
+        let lines: Vec<usize> = bps.iter().filter(|b| b.verified).map(|b| b.line).collect();
+        drop(st);
+        // A function whose lines cannot be read gets line events: slower, never wrong.
+        let hit = self.lib.active_lines(level).is_none_or(|a| lines.iter().any(|l| a.contains(l)));
+        let mut st = self.state.borrow_mut();
+        st.active.entry(path.to_owned()).or_default().insert(key, hit);
+        if hit {
+            st.bp_entered = true;
+            LINES
+        } else if st.bp_entered {
+            CALLS
+        } else {
+            CALL
+        }
     }
 
     fn wanted_at(&self, lua: &Lua, level: usize) -> u8 {
-        lua.inspect_stack(level, |d| self.wanted(d))
+        lua.inspect_stack(level, |d| self.wanted(d, level))
             .unwrap_or_else(|| if self.state.borrow().step.is_some() { LINES } else { CALLS })
     }
 
@@ -367,8 +398,14 @@ impl Session {
         let shared = &self.debugger.0;
         shared.pause.store(false, Ordering::SeqCst);
         shared.running.store(true, Ordering::SeqCst);
-        self.state.borrow_mut().refs.clear();
         self.refresh_breakpoints();
+        {
+            let mut st = self.state.borrow_mut();
+            st.refs.clear();
+            // The same path may hold new code (a script edited and run again).
+            st.active.clear();
+            st.bp_entered = false;
+        }
         if let Err(e) = self.watch_caught_errors(lua) {
             let output = format!("debugger: cannot watch caught errors: {e}\n");
             self.debugger.event("output", json!({"category": "console", "output": output}));
@@ -382,7 +419,7 @@ impl Session {
             } else if st.breakpoints.is_empty() {
                 COUNT
             } else {
-                CALLS
+                CALL
             }
         };
         if wanted != self.mask.get() {
@@ -449,7 +486,12 @@ impl Session {
         let shared = &self.debugger.0;
         shared.stopped.store(true, Ordering::SeqCst);
         shared.pause.store(false, Ordering::SeqCst);
-        self.state.borrow_mut().refs.clear();
+        {
+            let mut st = self.state.borrow_mut();
+            st.refs.clear();
+            // Steps and resumes may return into any frame below: watch returns from now on.
+            st.bp_entered = true;
+        }
         let mut body = json!({"reason": reason, "threadId": 1, "allThreadsStopped": true});
         if !hits.is_empty() {
             body["hitBreakpointIds"] = json!(hits);
