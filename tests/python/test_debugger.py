@@ -391,3 +391,40 @@ def test_malformed_debug_requests_fail_cleanly(dbg, content):
     assert r["type"] == "response" and r["message"], r
     reply, result = dbg.result(dbg.execute("6 * 7"))
     assert reply["status"] == "ok" and result == "42"
+
+
+def test_shutdown_while_stopped(kernel):
+    km, kc = kernel
+    dbg = Dbg(kc)
+    dbg.start()
+    path = dbg.body("dumpCell", {"code": CELL})["sourcePath"]
+    dbg.breakpoints(path, {"line": 2})
+    dbg.execute(CELL)
+    dbg.stopped()
+    msg = kc.session.msg("shutdown_request", {"restart": False})
+    kc.control_channel.send(msg)
+    assert control_reply(kc, msg["header"]["msg_id"])["content"]["status"] == "ok"
+    deadline = time.monotonic() + TIMEOUT
+    while km.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not km.is_alive(), "the kernel did not exit while stopped at a breakpoint"
+    assert km.provisioner.process.returncode == 0
+
+
+def test_breakpoints_hit_in_a_coroutine_and_the_all_filter(dbg):
+    code = ("local co = coroutine.wrap(function(a)\n  local b = a * 2\n  coroutine.yield(b)\n"
+            "  return b + 1\nend)\nlocal ok = pcall(error, 'quiet')\nreturn co(5) + co()\n")
+    dbg.start()
+    path = dbg.body("dumpCell", {"code": code})["sourcePath"]
+    dbg.breakpoints(path, {"line": 4})
+    dbg.body("setExceptionBreakpoints", {"filters": ["all"]})
+    run = dbg.execute(code)
+    body = dbg.event("stopped")
+    assert body["reason"] == "exception" and body["text"] == "quiet"
+    dbg.body("continue", {"threadId": 1})
+    reason, top = dbg.stopped()
+    assert (reason, top["line"]) == ("breakpoint", 4)
+    assert dbg.locals(top["id"])["b"]["value"] == "10"
+    dbg.body("continue", {"threadId": 1})
+    reply, result = dbg.result(run)
+    assert reply["status"] == "ok" and result == "21"
