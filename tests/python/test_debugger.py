@@ -10,13 +10,13 @@ variables / evaluate, continue. Plus what llmspell-dap relies on: the execute me
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kernelutil import TIMEOUT, Timeout, control_reply, parent_id, shell_reply, _get
-import time
+from kernelutil import TIMEOUT, Timeout, _get, control_reply, parent_id, shell_reply
 
 
 def murmur2(data: bytes, seed: int) -> int:
@@ -428,3 +428,19 @@ def test_breakpoints_hit_in_a_coroutine_and_the_all_filter(dbg):
     dbg.body("continue", {"threadId": 1})
     reply, result = dbg.result(run)
     assert reply["status"] == "ok" and result == "21"
+
+
+def test_an_endless_evaluate_while_idle_can_be_interrupted(dbg):
+    endless = "(function() while true do end end)()"
+    msg = dbg.kc.session.msg("debug_request", {
+        "seq": 1, "type": "request", "command": "evaluate",
+        "arguments": {"expression": endless, "context": "repl"}})
+    dbg.kc.control_channel.send(msg)
+    time.sleep(0.5)
+    stop = dbg.kc.session.msg("interrupt_request", {})
+    dbg.kc.control_channel.send(stop)
+    assert control_reply(dbg.kc, stop["header"]["msg_id"])["content"]["status"] == "ok"
+    reply = control_reply(dbg.kc, msg["header"]["msg_id"])["content"]
+    assert reply["success"] is False and "interrupted" in reply["message"].lower(), reply
+    reply, result = dbg.result(dbg.execute("1 + 2"))
+    assert reply["status"] == "ok" and result == "3"

@@ -14,7 +14,7 @@
 //! wait with the interrupt error (the cell fails with `Interrupted`).
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -62,7 +62,9 @@ struct HookState {
     refs: Vec<VarRef>,
     /// Whether a function (by source path, then first and last line) has a breakpoint on one
     /// of its own lines.
-    active: HashMap<String, HashMap<(usize, usize), bool>>,
+    active: BTreeMap<String, HashMap<(usize, usize), bool>>,
+    /// `breakpoints.is_empty()`, kept so call events need not walk the set.
+    no_breakpoints: bool,
 }
 
 /// Where the executor is when it serves a request.
@@ -112,7 +114,7 @@ impl Session {
             interrupted,
             interval,
             mask: Cell::new(u8::MAX),
-            state: RefCell::default(),
+            state: RefCell::new(HookState { no_breakpoints: true, ..HookState::default() }),
         });
         session.set_mask(lua, COUNT)?;
         Ok(session)
@@ -191,6 +193,7 @@ impl Session {
         if st.generation != generation {
             st.generation = generation;
             st.breakpoints = self.debugger.breakpoints();
+            st.no_breakpoints = st.breakpoints.is_empty();
             st.hits.clear();
             st.active.clear();
             st.bp_entered = true;
@@ -216,7 +219,7 @@ impl Session {
         if st.step.is_some() {
             return LINES;
         }
-        if st.breakpoints.is_empty() {
+        if st.no_breakpoints {
             return COUNT;
         }
         let src = ar.source();

@@ -79,10 +79,14 @@ impl Engine {
         Ok(())
     }
 
-    /// Serves a debugger request that needs the Lua state, while no cell runs.
+    /// Serves a debugger request that needs the Lua state, while no cell runs. An `evaluate`
+    /// runs under the interrupt hook like a cell (the caller marks itself busy so that an
+    /// interrupt reaches it).
     pub fn serve_debug(&mut self, work: llmspell_debug::Work) {
         if let Some((_, session)) = &self.debugger {
+            self.interrupt.clear();
             session.serve(&self.lua, work);
+            self.interrupt.clear();
         }
     }
 
