@@ -269,7 +269,7 @@ def test_stepping_over_in_and_out(dbg):
     dbg.body("stepOut", {"threadId": 1})
     reason, top = dbg.stopped()
     # Back in the cell, after the call's line (Lua reports no new line event for line 6 again).
-    assert reason == "step" and top["line"] > 6 and top["name"] == "main chunk"
+    assert (reason, top["line"], top["name"]) == ("step", 7, "main chunk")
     dbg.body("continue", {"threadId": 1})
     reply, result = dbg.result(run)
     assert reply["status"] == "ok" and result == "5"
