@@ -11,6 +11,9 @@
 //! - `bp other fn`: attached, a breakpoint in a called function, on a line that never runs
 //!   (that function gets line events; the rest call/return events).
 //!
+//! For scale, the floor of any call-hook design on mlua: the same script in a bare `mlua::Lua`
+//! without a hook and with a call hook that does nothing (`floor` = their ratio).
+//!
 //! Two scripts: `loop` (arithmetic in a loop: few calls) and `calls` (recursive fib: a call and
 //! a return every few instructions, the worst case for call/return hooks). A ratio over the
 //! target prints MISS; the bench never fails.
@@ -101,6 +104,26 @@ fn engine(setup: Setup, code: &str) -> Engine {
     e
 }
 
+/// Run time ratio of `code` in a bare Lua state with a no-op call hook to one without a hook.
+fn call_hook_floor(code: &str, runs: usize) -> f64 {
+    let bare = mlua::Lua::new();
+    let hooked = mlua::Lua::new();
+    hooked
+        .set_global_hook(mlua::HookTriggers::new().on_calls(), |_, _| Ok(mlua::VmState::Continue))
+        .expect("hook");
+    let mut times = [Vec::new(), Vec::new()];
+    for round in 0..=runs {
+        for (i, lua) in [&bare, &hooked].into_iter().enumerate() {
+            let t = Instant::now();
+            lua.load(code).exec().expect("script");
+            if round > 0 {
+                times[i].push(t.elapsed().as_secs_f64());
+            }
+        }
+    }
+    median(times[1].clone()) / median(times[0].clone())
+}
+
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
@@ -136,6 +159,7 @@ fn main() {
                 }
             }
         }
+        let floor = call_hook_floor(&code, runs);
         let base = median(times[0].clone());
         for (i, (setup, label)) in SETUPS.into_iter().enumerate() {
             let ms = median(times[i].clone());
@@ -152,5 +176,9 @@ fn main() {
             };
             println!("{label:<14} {ms:>10.1} {ratio:>6.2}×  {verdict}");
         }
+        println!(
+            "{:<14} {:>10} {floor:>6.2}×  (bare mlua: no-op call hook / no hook)",
+            "floor", ""
+        );
     }
 }
