@@ -19,6 +19,7 @@
 #   bench/agents_bench.py (Agent execute / stream / interrupt against ipykernel doing the same
 #   request) docs/benchmarks-agents.md.
 #   bench/dap_step.py (llmspell-dap step round trip against debugpy) docs/benchmarks-dap.md.
+#   bench/debug_overhead.sh prints what the Lua debugger costs a running script.
 #
 # Usage: bench/run.sh [--runs N] [--startups N] [--kernels llmspell,ipykernel,...] [--no-write]
 set -euo pipefail
@@ -99,5 +100,8 @@ fi
 if [[ -n "${LLMSPELL_KERNELD:-}" ]]; then
     "$venv/bin/python" "$repo/bench/agents_bench.py" || true
 fi
+# The Lua debugger's cost to a running script: detached, attached, breakpoints elsewhere (Rust
+# bench target; prints PASS/MISS, never fails); see bench/debug_overhead.sh.
+"$repo/bench/debug_overhead.sh" || echo "bench/run.sh: the debugger overhead benchmark could not run" >&2
 
 exec "$venv/bin/python" "$repo/bench/kernel_bench.py" "$@"

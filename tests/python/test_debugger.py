@@ -10,13 +10,13 @@ variables / evaluate, continue. Plus what llmspell-dap relies on: the execute me
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kernelutil import TIMEOUT, Timeout, control_reply, parent_id, shell_reply, _get
-import time
+from kernelutil import TIMEOUT, Timeout, _get, control_reply, parent_id, shell_reply
 
 
 def murmur2(data: bytes, seed: int) -> int:
@@ -269,7 +269,7 @@ def test_stepping_over_in_and_out(dbg):
     dbg.body("stepOut", {"threadId": 1})
     reason, top = dbg.stopped()
     # Back in the cell, after the call's line (Lua reports no new line event for line 6 again).
-    assert reason == "step" and top["line"] > 6 and top["name"] == "main chunk"
+    assert (reason, top["line"], top["name"]) == ("step", 7, "main chunk")
     dbg.body("continue", {"threadId": 1})
     reply, result = dbg.result(run)
     assert reply["status"] == "ok" and result == "5"
@@ -391,3 +391,56 @@ def test_malformed_debug_requests_fail_cleanly(dbg, content):
     assert r["type"] == "response" and r["message"], r
     reply, result = dbg.result(dbg.execute("6 * 7"))
     assert reply["status"] == "ok" and result == "42"
+
+
+def test_shutdown_while_stopped(kernel):
+    km, kc = kernel
+    dbg = Dbg(kc)
+    dbg.start()
+    path = dbg.body("dumpCell", {"code": CELL})["sourcePath"]
+    dbg.breakpoints(path, {"line": 2})
+    dbg.execute(CELL)
+    dbg.stopped()
+    msg = kc.session.msg("shutdown_request", {"restart": False})
+    kc.control_channel.send(msg)
+    assert control_reply(kc, msg["header"]["msg_id"])["content"]["status"] == "ok"
+    deadline = time.monotonic() + TIMEOUT
+    while km.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not km.is_alive(), "the kernel did not exit while stopped at a breakpoint"
+    assert km.provisioner.process.returncode == 0
+
+
+def test_breakpoints_hit_in_a_coroutine_and_the_all_filter(dbg):
+    code = ("local co = coroutine.wrap(function(a)\n  local b = a * 2\n  coroutine.yield(b)\n"
+            "  return b + 1\nend)\nlocal ok = pcall(error, 'quiet')\nreturn co(5) + co()\n")
+    dbg.start()
+    path = dbg.body("dumpCell", {"code": code})["sourcePath"]
+    dbg.breakpoints(path, {"line": 4})
+    dbg.body("setExceptionBreakpoints", {"filters": ["all"]})
+    run = dbg.execute(code)
+    body = dbg.event("stopped")
+    assert body["reason"] == "exception" and body["text"] == "quiet"
+    dbg.body("continue", {"threadId": 1})
+    reason, top = dbg.stopped()
+    assert (reason, top["line"]) == ("breakpoint", 4)
+    assert dbg.locals(top["id"])["b"]["value"] == "10"
+    dbg.body("continue", {"threadId": 1})
+    reply, result = dbg.result(run)
+    assert reply["status"] == "ok" and result == "21"
+
+
+def test_an_endless_evaluate_while_idle_can_be_interrupted(dbg):
+    endless = "(function() while true do end end)()"
+    msg = dbg.kc.session.msg("debug_request", {
+        "seq": 1, "type": "request", "command": "evaluate",
+        "arguments": {"expression": endless, "context": "repl"}})
+    dbg.kc.control_channel.send(msg)
+    time.sleep(0.5)
+    stop = dbg.kc.session.msg("interrupt_request", {})
+    dbg.kc.control_channel.send(stop)
+    assert control_reply(dbg.kc, stop["header"]["msg_id"])["content"]["status"] == "ok"
+    reply = control_reply(dbg.kc, msg["header"]["msg_id"])["content"]
+    assert reply["success"] is False and "interrupted" in reply["message"].lower(), reply
+    reply, result = dbg.result(dbg.execute("1 + 2"))
+    assert reply["status"] == "ok" and result == "3"

@@ -85,14 +85,6 @@ impl Breakpoints {
         self.functions.is_empty() && self.lines.values().all(|v| v.iter().all(|b| !b.verified))
     }
 
-    /// Whether a function of `source` spanning `first..=last` (0..=MAX for a main chunk) holds a
-    /// verified breakpoint, i.e. needs line events.
-    pub fn in_range(&self, source: &str, first: usize, last: usize) -> bool {
-        self.lines
-            .get(source)
-            .is_some_and(|v| v.iter().any(|b| b.verified && (first..=last).contains(&b.line)))
-    }
-
     /// The verified breakpoint at `source:line`.
     pub fn at(&self, source: &str, line: usize) -> Option<&LineBreakpoint> {
         self.lines.get(source)?.iter().find(|b| b.verified && b.line == line)
@@ -238,9 +230,6 @@ mod tests {
         assert!(set.is_empty());
         set.lines.insert("/a.lua".into(), vec![bp(5, true), bp(9, false)]);
         assert!(!set.is_empty());
-        assert!(set.in_range("/a.lua", 3, 6));
-        assert!(!set.in_range("/a.lua", 6, 10));
-        assert!(!set.in_range("/b.lua", 0, usize::MAX));
         assert_eq!(set.at("/a.lua", 5).map(|b| b.id), Some(5));
         assert!(set.at("/a.lua", 9).is_none());
     }

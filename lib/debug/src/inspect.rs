@@ -15,6 +15,7 @@ pub struct DebugLib {
     setlocal: Function,
     getupvalue: Function,
     setupvalue: Function,
+    getinfo: Function,
 }
 
 impl DebugLib {
@@ -25,6 +26,7 @@ impl DebugLib {
             setlocal: debug.get("setlocal")?,
             getupvalue: debug.get("getupvalue")?,
             setupvalue: debug.get("setupvalue")?,
+            getinfo: debug.get("getinfo")?,
         })
     }
 
@@ -43,6 +45,13 @@ impl DebugLib {
             }
         }
         out
+    }
+
+    /// The lines of the function at `level` that hold code of its own (`activelines`).
+    pub fn active_lines(&self, level: usize) -> Option<Vec<usize>> {
+        let info: Table = self.getinfo.call((level + 1, "L")).ok()?;
+        let lines: Table = info.get("activelines").ok()?;
+        Some(lines.pairs::<usize, Value>().filter_map(|p| p.ok().map(|(l, _)| l)).collect())
     }
 
     pub fn set_local(&self, level: usize, index: i64, value: Value) -> mlua::Result<()> {

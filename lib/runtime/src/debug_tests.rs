@@ -330,3 +330,24 @@ fn breakpoints_hit_inside_coroutines() {
     client.join().unwrap();
     assert_eq!(out.result, Ok(Some("21".into())));
 }
+
+#[test]
+fn breakpoints_after_calls_and_below_functions_without_any() {
+    let code = "local function h(v)\n  return v + 1\nend\nlocal function g(v)\n  local w = h(v)\n  return w * 2\nend\nlocal x = g(1)\nlocal y = x + 1\nreturn y\n";
+    let (mut e, mut c) = setup("/t/n.lua", code);
+    c.ask(
+        "setBreakpoints",
+        json!({"source": {"path": "/t/n.lua"}, "breakpoints": [{"line": 2}, {"line": 9}]}),
+    );
+    let client = drive(c, |mut c| {
+        // In h, called by g, which holds no breakpoint.
+        assert_eq!(c.stopped(), ("breakpoint".into(), 2));
+        c.ask("continue", json!({}));
+        // Back in the main chunk after the call returned.
+        assert_eq!(c.stopped(), ("breakpoint".into(), 9));
+        c.ask("continue", json!({}));
+    });
+    let out = e.execute(code, "/t/n.lua");
+    client.join().unwrap();
+    assert_eq!(out.result, Ok(Some("5".into())));
+}

@@ -79,10 +79,14 @@ impl Engine {
         Ok(())
     }
 
-    /// Serves a debugger request that needs the Lua state, while no cell runs.
+    /// Serves a debugger request that needs the Lua state, while no cell runs. An `evaluate`
+    /// runs under the interrupt hook like a cell (the caller marks itself busy so that an
+    /// interrupt reaches it).
     pub fn serve_debug(&mut self, work: llmspell_debug::Work) {
         if let Some((_, session)) = &self.debugger {
+            self.interrupt.clear();
             session.serve(&self.lua, work);
+            self.interrupt.clear();
         }
     }
 
@@ -212,8 +216,13 @@ impl Engine {
         }
         let lines: Vec<&str> = code.split_inclusive('\n').collect();
         // Parenthesised so a final call is not a tail call: the traceback keeps the cell's frame.
+        // The `)` goes on the last line of the cell (so a debugger never shows a line past the
+        // end), or on a line of its own when a comment could swallow it.
         let with_return = |split: usize| {
-            format!("{}return ({}\n)", lines[..split].concat(), lines[split..].concat())
+            let tail = lines[split..].concat();
+            let tail = tail.trim_end();
+            let close = if tail.contains("--") { "\n)" } else { ")" };
+            format!("{}return ({tail}{close}", lines[..split].concat())
         };
         // The last line with code on it (trailing blanks and comments may follow it).
         let last = lines.iter().rposition(|l| {

@@ -114,13 +114,22 @@ impl Executor {
             }
             select! {
                 recv(commands) -> cmd => if let Ok(command) = cmd { self.obey(command) },
-                recv(work) -> w => if let Ok(w) = w { self.engine.serve_debug(w) },
+                recv(work) -> w => if let Ok(w) = w { self.serve_debug(w) },
                 recv(requests) -> msg => match msg {
                     Ok(request) => self.dispatch(request.msg, &requests),
                     Err(_) => return,
                 },
             }
         }
+    }
+
+    /// A debugger request that needs Lua (evaluate, inspectVariables, ...) while idle: busy for
+    /// the interrupter, so `evaluate("while true do end")` can be interrupted.
+    fn serve_debug(&mut self, work: Work) {
+        let interrupter = self.ctx.borrow().interrupter.clone();
+        interrupter.set_busy(true);
+        self.engine.serve_debug(work);
+        interrupter.set_busy(false);
     }
 
     fn obey(&mut self, command: Command) {
