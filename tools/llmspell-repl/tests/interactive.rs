@@ -188,7 +188,8 @@ fn meta_commands_save_load_run_clear_info_tools_help() {
     t.enter("for i = 1, 2 do");
     t.enter("x = x + i");
     t.enter("end");
-    t.wait_last_line(">");
+    // The loop's own prompt, not an earlier one drawn before the typed-ahead lines were read.
+    t.wait_until("the loop to run", |s| s.ends_with("… end\n>"));
     t.enter(".save session.lua");
     t.wait_for("saved 2 cells to session.lua");
     let saved = std::fs::read_to_string(home.path().join("session.lua")).unwrap();
