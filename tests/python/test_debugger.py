@@ -344,6 +344,7 @@ def test_disconnect_resumes_and_leaves_the_kernel_usable(dbg):
     run = dbg.execute(CELL)
     dbg.stopped()
     dbg.body("disconnect", {"restart": False, "terminateDebuggee": False})
+    assert dbg.event("terminated") == {}, "debugging has ended"
     reply, result = dbg.result(run)
     assert reply["status"] == "ok" and result == "5"
     info = dbg.body("debugInfo")

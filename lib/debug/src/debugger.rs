@@ -263,7 +263,9 @@ impl Debugger {
             }
             "disconnect" => {
                 self.disconnect();
-                Ok(json!({}))
+                reply(self.response(&request, Ok(json!({}))));
+                // DAP: debugging has ended (the debuggee, the kernel, runs on).
+                return self.event("terminated", json!({}));
             }
             other => Err(format!("llmspell's debugger does not handle `{other}`")),
         };
