@@ -161,6 +161,8 @@ fn sighup_reopens_a_renamed_log() {
     let log = home.path().join("logs/kernel-logs.log");
     let rotated = home.path().join("logs/kernel-logs.log.1");
     daemon.client.execute("1", TIMEOUT).unwrap();
+    // The request is logged once served, which can be just after its reply and idle arrive.
+    wait_for(|| std::fs::read_to_string(&log).unwrap().contains("execute_request"));
     std::fs::rename(&log, &rotated).unwrap();
     daemon.signal("HUP");
     wait_for(|| log.exists());
