@@ -37,7 +37,12 @@ pub fn run(args: &[String]) -> Result<Output, Failure> {
 /// The kernel's own error line from `llmspell-kerneld`'s stderr, and its exit code.
 pub fn failure(output: &Output, what: &str) -> Failure {
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let line = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("(no message)");
+    // The first `llmspell-kerneld: ` line says why (stop adds a summary line after the causes).
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("llmspell-kerneld: "))
+        .or_else(|| stderr.lines().rev().find(|l| !l.trim().is_empty()))
+        .unwrap_or("(no message)");
     let line = line.strip_prefix("llmspell-kerneld: ").unwrap_or(line);
     let code = output
         .status

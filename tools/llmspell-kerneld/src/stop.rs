@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 use clap::{ArgGroup, Args};
 use llmspell_common::pidfile::{self, Liveness};
 use llmspell_common::{ExitCode, Home, KernelId, PidFile, PidFileError};
-use llmspell_wire::{Client, ConnectionInfo};
+use llmspell_wire::{Channel, Client, ConnectionInfo};
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use serde_json::json;
 
 use crate::Failure;
 use crate::status::{known_ids, parse_ids, print_all};
@@ -105,6 +106,9 @@ pub fn run(args: &StopArgs) -> Result<(), Failure> {
         Some(code) => Err(Failure::new(code, format!("not stopped: {}", failed.join(", ")))),
     }
 }
+
+/// How long a kernel left without its PID file has to answer before its files count as stale.
+const ANSWER_WAIT: Duration = Duration::from_secs(1);
 
 fn stop_one(home: &Home, id: &KernelId, timeout: Duration) -> Outcome {
     let pid_path = home.pid_file(id);
@@ -219,12 +223,14 @@ fn remove_leftovers(home: &Home, id: &KernelId) -> Result<Vec<PathBuf>, Failure>
     Ok(removed)
 }
 
-/// Whether something answers a heartbeat on the connection file's ports: then its kernel runs
-/// without this PID file (`start --pid-file ELSEWHERE`) and the file must stay.
+/// Whether the kernel of the connection file answers a kernel_info on control: then it runs
+/// without this PID file (`start --pid-file ELSEWHERE`) and the file must stay. The request is
+/// signed with the file's key, so a kernel that has since taken one of the dead kernel's ports
+/// (another key) drops it, where it would have echoed a heartbeat.
 fn answers(conn: &std::path::Path) -> bool {
     let Ok(info) = ConnectionInfo::read(conn) else { return false };
-    let Ok(mut client) = Client::connect(&info) else { return false };
-    client.heartbeat(&info, Duration::from_secs(1)).is_ok()
+    let Ok(client) = Client::connect(&info) else { return false };
+    client.call(Channel::Control, "kernel_info_request", json!({}), ANSWER_WAIT).is_ok()
 }
 
 #[cfg(test)]

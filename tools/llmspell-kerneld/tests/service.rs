@@ -76,6 +76,28 @@ fn stop_of_a_killed_kernel_cleans_its_stale_files_and_says_not_running() {
 }
 
 #[test]
+fn stop_leaves_the_files_of_a_kernel_that_answers_without_its_pid_file() {
+    let home = Home::new();
+    let elsewhere = home.path().join("elsewhere.pid");
+    let kernel = home.start(&["--id", "sp-alive", "--pid-file", elsewhere.to_str().unwrap()]);
+    let out = run(&home, &["stop", "sp-alive"]);
+    assert_eq!(out.status.code(), Some(75), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("answers but no process holds"), "{}", text(&out.stderr));
+    assert!(kernel.path.exists(), "the live kernel's connection file was removed");
+    // A dead kernel's file whose ports another kernel has since taken: that kernel (another
+    // key) does not answer for it, so the file is stale and goes.
+    let mut ghost: Value =
+        serde_json::from_str(&std::fs::read_to_string(&kernel.path).unwrap()).unwrap();
+    ghost["key"] = json!("not-the-live-kernels-key");
+    let ghost_file = home.path().join("kernels/kernel-ghost.json");
+    std::fs::write(&ghost_file, ghost.to_string()).unwrap();
+    let out = run(&home, &["stop", "ghost"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("ghost: not running (removed stale "));
+    assert!(!ghost_file.exists());
+}
+
+#[test]
 fn stop_needs_ids_or_all() {
     let home = Home::new();
     assert_eq!(run(&home, &["stop"]).status.code(), Some(64));
