@@ -73,8 +73,19 @@ impl Run {
 pub fn feed(tool: &'static str, mut cmd: Command, input: &str) -> Run {
     let mut child =
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    write_input(&mut child, input);
     Run::new(tool, child.wait_with_output().unwrap())
+}
+
+/// Writes `input` to the child's stdin and closes it. A child that exits without reading it
+/// all (a start-up error, say) closes the pipe first: that broken pipe is not the test's concern.
+pub fn write_input(child: &mut Child, input: &str) {
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    match stdin.write_all(input.as_bytes()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => panic!("cannot write the child's stdin: {e}"),
+    }
 }
 
 /// The binary `name` built beside `binary` (the same target/<profile>), which must exist.

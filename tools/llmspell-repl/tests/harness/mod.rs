@@ -6,7 +6,6 @@
 
 pub mod tmux;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -58,7 +57,7 @@ impl Home {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        llmspell_testkit::write_input(&mut child, stdin);
         Run::new("llmspell-repl", child.wait_with_output().unwrap())
     }
 
