@@ -216,6 +216,8 @@ fn port_range_restart_connect_logs_and_metrics() {
     let execute = |code: &str| {
         let info = llmspell_wire::ConnectionInfo::read(std::path::Path::new(conn.trim())).unwrap();
         let client = llmspell_wire::Client::connect(&info).unwrap();
+        // Until iopub is subscribed, the cell's idle may be published to nobody.
+        client.wait_ready(Duration::from_secs(10)).unwrap();
         let outcome = client.execute(code, Duration::from_secs(10)).unwrap();
         outcome.result_text().map(str::to_owned)
     };

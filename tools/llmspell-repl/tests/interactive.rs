@@ -87,12 +87,9 @@ fn history_is_recalled_after_a_restart_without_duplicates() {
     let home = Home::new();
     {
         let t = Terminal::start(&home, &[]);
-        t.enter("answer = 41 + 1");
-        t.wait_last_line(">");
-        t.enter("print(answer)");
-        t.wait_for("42");
-        t.enter("print(answer)");
-        t.wait_last_line(">");
+        t.run("answer = 41 + 1");
+        t.run("print(answer)");
+        t.run("print(answer)");
         t.press(&["C-d"]);
         assert_eq!(t.exit_status(), 0);
     }
@@ -166,8 +163,7 @@ fn vars_lists_user_globals_with_types_and_values() {
     let t = Terminal::start(&home, &[]);
     t.enter(".vars");
     t.wait_for("(no user globals)");
-    t.enter("n = 42; greeting = 'hi'; list = {1, 2}");
-    t.wait_last_line(">");
+    t.run("n = 42; greeting = 'hi'; list = {1, 2}");
     t.enter(".vars");
     let screen = t.wait_for("n  ");
     let tail = screen.rsplit("> .vars").next().unwrap();
@@ -198,8 +194,7 @@ fn meta_commands_save_load_run_clear_info_tools_help() {
     t.wait_for("Lua state cleared");
     t.enter("print(x)");
     t.wait_for("\nnil\n");
-    t.enter(".load session.lua");
-    t.wait_last_line(">");
+    t.run(".load session.lua");
     t.enter("print(x)");
     t.wait_for("\n23\n");
     std::fs::write(home.path().join("f.lua"), "local a = 6\nprint(a * 7)\n").unwrap();
@@ -297,8 +292,7 @@ fn an_attached_daemon_kernel_keeps_running_and_keeps_state() {
     home.daemon("shared");
     let t = Terminal::start(&home, &["--kernel", "shared"]);
     t.wait_for("connected to kernel shared");
-    t.enter("kept = 'yes'");
-    t.wait_last_line(">");
+    t.run("kept = 'yes'");
     t.enter(".exit");
     assert_eq!(t.exit_status(), 0);
     drop(t);

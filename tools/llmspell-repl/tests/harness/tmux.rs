@@ -94,6 +94,21 @@ impl Terminal {
         self.press(&["Enter"]);
     }
 
+    /// Enters `line` as a cell and waits until it has run: the screen shows it once more than
+    /// before, and a fresh `>` prompt after it. (A key typed while a cell runs meets the
+    /// terminal in cooked mode, where Ctrl-D is an end of file and is lost, so tests that go
+    /// on with keys wait for the prompt.)
+    pub fn run(&self, line: &str) -> String {
+        let echoed = format!("> {line}");
+        let count = |s: &str| s.lines().filter(|l| l.trim_end() == echoed).count();
+        let before = count(&self.screen());
+        self.enter(line);
+        self.wait_until(&format!("{line:?} to run and a prompt after it"), |s| {
+            let last = s.lines().last().map(str::trim_end);
+            count(s) > before && last == Some(">")
+        })
+    }
+
     /// The screen and its scrollback, trailing blank lines removed.
     pub fn screen(&self) -> String {
         self.capture(false)
