@@ -4,8 +4,9 @@
 //! Cost, by hook mask (set per thread; new coroutines inherit their creator's):
 //! - detached, or attached with no line/function breakpoint and no step: the count hook only
 //!   (every `interval` instructions), exactly what the engine has without a debugger;
-//! - breakpoints exist: call and return events too, and line events only while the running
-//!   function's line range holds a breakpoint;
+//! - breakpoints exist: call and return events too (most of them dropped before mlua by the
+//!   call filter, `filter.rs`), and line events only while the running function's own lines
+//!   hold a breakpoint;
 //! - stepping or about to stop: every line.
 //!
 //! The count hook also notices `pause` and queued [`Work`] (requests that arrive while a cell
@@ -29,6 +30,7 @@ use crate::debugger::{ATTACHED, DETACHED, Debugger, Work, WorkKind};
 use crate::inspect::{self, DebugLib};
 use crate::step::Step;
 
+mod filter;
 mod requests;
 
 pub use requests::record_builtins;
@@ -41,6 +43,17 @@ const COUNT: u8 = 0;
 const CALL: u8 = 1;
 const CALLS: u8 = 2;
 const LINES: u8 = 3;
+
+/// The `LUA_MASK*` bits of a hook mask.
+fn mask_bits(mask: u8) -> std::ffi::c_int {
+    use mlua::ffi::{LUA_MASKCALL, LUA_MASKCOUNT, LUA_MASKLINE, LUA_MASKRET};
+    match mask {
+        COUNT => LUA_MASKCOUNT,
+        CALL => LUA_MASKCOUNT | LUA_MASKCALL,
+        CALLS => LUA_MASKCOUNT | LUA_MASKCALL | LUA_MASKRET,
+        _ => LUA_MASKCOUNT | LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE,
+    }
+}
 
 /// What a variables reference points at (valid until the program resumes or a cell starts).
 #[derive(Clone)]
@@ -140,11 +153,22 @@ impl Session {
         lua.set_global_hook(triggers, move |lua, ar| match me.upgrade() {
             Some(session) => session.hook(lua, ar),
             None => Ok(VmState::Continue),
-        })
+        })?;
+        filter::set_mask_allows(mask == CALL || mask == CALLS);
+        filter::front(lua)
     }
 
     /// The one hook function.
     fn hook(self: &Rc<Self>, lua: &Lua, ar: &Debug) -> mlua::Result<VmState> {
+        let outcome = self.handle(lua, ar);
+        if outcome.is_err() {
+            // mlua raises the error: the Lua stack unwinds past the filter's frame too.
+            filter::left_hook();
+        }
+        outcome
+    }
+
+    fn handle(self: &Rc<Self>, lua: &Lua, ar: &Debug) -> mlua::Result<VmState> {
         if let Some(err) = (self.interrupted)() {
             return Err(err);
         }
@@ -168,9 +192,14 @@ impl Session {
                     self.stop(lua, "pause", &[], None)?;
                 }
                 // Masks are per thread and this may be a coroutine resumed with an old one: set
-                // it again (cheap at this rate) whenever anything beyond the count is wanted.
+                // it again when the thread's mask is not the wanted one (when the filter cannot
+                // tell, whenever anything beyond the count is wanted).
                 let wanted = self.wanted(ar, 0);
-                if wanted != COUNT || self.mask.get() != COUNT {
+                let stale = match filter::event_thread_mask() {
+                    Some(bits) => bits != mask_bits(wanted),
+                    None => wanted != COUNT,
+                };
+                if stale || self.mask.get() != wanted {
                     self.set_mask(lua, wanted)?;
                 }
             }
@@ -197,6 +226,7 @@ impl Session {
         if st.generation != generation {
             st.generation = generation;
             st.breakpoints = self.debugger.breakpoints();
+            filter::configure(&st.breakpoints);
             st.no_breakpoints = st.breakpoints.is_empty();
             st.hits.clear();
             st.active.clear();
@@ -429,9 +459,10 @@ impl Session {
                 CALL
             }
         };
-        if wanted != self.mask.get() {
-            let _ = self.set_mask(lua, wanted);
-        }
+        // Another engine on this thread may have used the filter since.
+        filter::left_hook();
+        filter::configure(&self.state.borrow().breakpoints);
+        let _ = self.set_mask(lua, wanted);
     }
 
     /// The `all` exception filter also stops on errors that `pcall` / `xpcall` catch. Lua has no

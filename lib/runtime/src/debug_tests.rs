@@ -351,3 +351,62 @@ fn breakpoints_after_calls_and_below_functions_without_any() {
     client.join().unwrap();
     assert_eq!(out.result, Ok(Some("5".into())));
 }
+
+#[test]
+fn breakpoints_hit_past_many_calls_and_returns_the_hook_need_not_see() {
+    // `work` and `g` hold no breakpoint, so their calls and returns are filtered out before
+    // mlua; `f` holds one after a call, `inner` one inside a function that holds none.
+    let code = "local function g(v) return v + 1 end\nlocal function outer()\n  \
+                local function inner(v)\n    return v * 2\n  end\n  return inner\nend\n\
+                local function work(n)\n  local s = 0\n  for i = 1, n do s = g(s) end\n  \
+                return s\nend\nlocal function f(n)\n  local s = work(n)\n  return s\nend\n\
+                local a = f(3000)\nlocal b = f(3000)\n\
+                local co = coroutine.create(function() return outer()(f(10)) end)\n\
+                local _, c = coroutine.resume(co)\nreturn a + b + c\n";
+    let (mut e, mut c) = setup("/t/f.lua", code);
+    c.ask(
+        "setBreakpoints",
+        json!({"source": {"path": "/t/f.lua"}, "breakpoints": [{"line": 4}, {"line": 15}]}),
+    );
+    let client = drive(c, |mut c| {
+        for s in ["3000", "3000", "10"] {
+            assert_eq!(c.stopped(), ("breakpoint".into(), 15));
+            assert!(c.locals(1).contains(&("s".into(), s.into())), "s = {s}");
+            c.ask("continue", json!({}));
+        }
+        assert_eq!(c.stopped(), ("breakpoint".into(), 4));
+        c.ask("continue", json!({}));
+    });
+    let out = e.execute(code, "/t/f.lua");
+    client.join().unwrap();
+    assert_eq!(out.result, Ok(Some("6020".into())));
+}
+
+#[test]
+fn an_interrupt_through_the_call_filter_leaves_breakpoints_working() {
+    // A breakpoint in a function never called: the calls of `g` are filtered, and the
+    // interrupt is raised from a count event forwarded through the filter.
+    let code = "local function never()\n  return 0\nend\nlocal function g(v) return v end\n\
+                local function spin() while true do g(1) end end\n\
+                local function later()\n  return 7\nend\n";
+    let (mut e, mut c) = setup("/t/i.lua", code);
+    c.ask(
+        "setBreakpoints",
+        json!({"source": {"path": "/t/i.lua"}, "breakpoints": [{"line": 2}, {"line": 7}]}),
+    );
+    let handle = e.interrupt_handle();
+    let interrupter = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        handle.interrupt();
+    });
+    let out = e.execute(&format!("{code}spin()\n"), "/t/i.lua");
+    interrupter.join().unwrap();
+    assert_eq!(out.result.unwrap_err().ename, "Interrupted");
+    let client = drive(c, |mut c| {
+        assert_eq!(c.stopped(), ("breakpoint".into(), 7));
+        c.ask("continue", json!({}));
+    });
+    let out = e.execute(&format!("{code}return later()\n"), "/t/i.lua");
+    client.join().unwrap();
+    assert_eq!(out.result, Ok(Some("7".into())));
+}
