@@ -121,10 +121,11 @@ def main() -> int:
     print("\n".join(lines))
     if not args.no_write:
         today = dt.date.today().isoformat()
+        load = os.getloadavg()[0]
         Path(args.out).write_text(
             "# llmspell-fleet benchmarks\n\n"
-            f"Measured {today} by `bench/fleet_bench.py` on a shared 2-core VM (other builds and"
-            " tests were running, so latencies are pessimistic).\n\n"
+            f"Measured {today} by `bench/fleet_bench.py` (load average {load:.1f} at the end"
+            " of the run; on a shared machine a higher load means pessimistic latencies).\n\n"
             + "".join(f"- {line}\n" for line in lines)
             + "\nSpawn-to-ready is the whole `llmspell-fleet spawn --id ID` process: it runs"
             " `llmspell-kerneld start --daemon`, waits for one kernel_info round trip on control"
