@@ -732,3 +732,43 @@ def test_nested_workflows_and_step_errors(llm):
     assert err["evalue"].startswith("workflow w: step boom: calculator: "), err
     err = llm.error('Workflow.builder():step{tool = "calculator", fn = print}:build()')
     assert "exactly one of tool=, agent=, fn=, workflow=" in err["evalue"]
+
+
+# --- the example notebook --------------------------------------------------------------------
+
+
+def test_the_ollama_notebook_runs_headless_against_an_openai_compatible_server(tmp_path, fake):
+    """examples/agents.ipynb, executed by nbclient as `jupyter nbconvert --execute` would, with
+    its `ollama` provider pointed at the fake OpenAI-compatible server (Ollama's API)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text(
+        f'[providers.ollama]\nkind = "openai"\nbase_url = "{fake.base}/openai/v1"\n'
+        'model = "llama3.2"\napi_key_env = "LLMSPELL_TEST_OA_KEY"\n'
+    )
+    path = Path(__file__).resolve().parents[2] / "examples" / "agents.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    env = {**os.environ, "LLMSPELL_HOME": str(home), "LLMSPELL_TEST_OA_KEY": OA_KEY}
+    client = NotebookClient(nb, kernel_name=KERNEL_NAME, timeout=60, startup_timeout=60)
+    client.execute(env=env)  # raises CellExecutionError on any error output
+
+    def text(cell) -> str:
+        parts = []
+        for o in cell.outputs:
+            parts.append(o.get("text") or o.get("data", {}).get("text/plain", ""))
+        return "".join(parts)
+
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert "ollama" in text(code[0])
+    assert "echo: What is Lua known for?" in text(code[1])
+    streamed = [o for o in code[2].outputs if o.output_type == "stream"]
+    assert "echo: Now say it as a haiku." in "".join(o.text for o in streamed)
+    assert "echo: Describe these facts in plain words:" in text(code[4])
+    assert text(code[5]) == "1458\t6\n"  # 2 * 3^6, after six rounds
+    bodies = [r["body"] for r in fake.requests]
+    assert bodies and all(b["model"] == "llama3.2" for b in bodies)
+    assert any(b.get("stream") for b in bodies)
+    assert any(t["function"]["name"] == "calculator" for b in bodies for t in b.get("tools", []))
