@@ -154,8 +154,19 @@ impl Session {
             Some(session) => session.hook(lua, ar),
             None => Ok(VmState::Continue),
         })?;
-        filter::set_mask_allows(mask == CALL || mask == CALLS);
+        self.tell_filter();
         filter::front(lua)
+    }
+
+    /// Tells the call filter what it may drop in the current mask and step state; called
+    /// whenever either changes.
+    fn tell_filter(&self) {
+        let stepping = self.state.borrow().step.is_some();
+        filter::set_mode(match self.mask.get() {
+            CALL | CALLS => filter::Mode::Calls,
+            LINES if !stepping => filter::Mode::Lines,
+            _ => filter::Mode::Forward,
+        });
     }
 
     /// The one hook function.
@@ -187,6 +198,7 @@ impl Session {
             DebugEvent::Count => {
                 if shared.pending.load(Ordering::Relaxed) {
                     self.serve_queued(lua);
+                    self.refresh_breakpoints();
                 }
                 if shared.pause.swap(false, Ordering::SeqCst) {
                     self.stop(lua, "pause", &[], None)?;
@@ -298,9 +310,12 @@ impl Session {
                 || fb.name.rsplit(['.', ':']).next() == Some(name.as_str())
                     && fb.name.contains(['.', ':']);
             if matches && self.passes(lua, fb.id, fb.condition.as_deref(), fb.hit_condition, 0) {
-                let mut st = self.state.borrow_mut();
-                st.step = Some(Step::Next { reason: "function breakpoint" });
-                st.pending_hit = Some(fb.id);
+                {
+                    let mut st = self.state.borrow_mut();
+                    st.step = Some(Step::Next { reason: "function breakpoint" });
+                    st.pending_hit = Some(fb.id);
+                }
+                self.tell_filter();
                 return;
             }
         }
@@ -347,6 +362,7 @@ impl Session {
                     st.step = None;
                     st.pending_hit.take()
                 };
+                self.tell_filter();
                 return self.stop(lua, step.reason(), hit.as_slice(), None);
             }
             return Ok(());
@@ -428,6 +444,7 @@ impl Session {
     /// Arms a stop at the first line the next cell runs (`stop_on_entry`).
     pub fn stop_on_entry(&self) {
         self.state.borrow_mut().step = Some(Step::Next { reason: "entry" });
+        self.tell_filter();
     }
 
     /// The engine calls this before running a cell.
@@ -508,9 +525,12 @@ impl Session {
     /// The engine calls this after a cell (whatever its end).
     pub fn end_cell(&self) {
         self.debugger.0.running.store(false, Ordering::SeqCst);
-        let mut st = self.state.borrow_mut();
-        st.step = None;
-        st.pending_hit = None;
+        {
+            let mut st = self.state.borrow_mut();
+            st.step = None;
+            st.pending_hit = None;
+        }
+        self.tell_filter();
     }
 
     /// Stops: tells the client, then serves requests until one resumes the program.
@@ -559,6 +579,9 @@ impl Session {
             }
         };
         shared.stopped.store(false, Ordering::SeqCst);
+        // Breakpoints set while stopped hold from the very next line on: the mask and the call
+        // filter are judged by them, not by the set the stop began with.
+        self.refresh_breakpoints();
         {
             let mut st = self.state.borrow_mut();
             st.refs.clear();
@@ -567,6 +590,7 @@ impl Session {
                 Resume::Step(step) => Some(step),
             };
         }
+        self.tell_filter();
         self.debugger.event("continued", json!({"threadId": 1, "allThreadsContinued": true}));
         let wanted = self.wanted_at(lua, 0);
         if wanted != self.mask.get() {

@@ -9,7 +9,9 @@
 //! - `attached`: a client attached (`attach`), no breakpoints;
 //! - `bp uncalled`: attached, one line breakpoint inside a function that is never called;
 //! - `bp other fn`: attached, a breakpoint in a called function, on a line that never runs
-//!   (that function gets line events; the rest call/return events).
+//!   (that function gets line events; the rest call/return events);
+//! - `bp same fn`: attached, a breakpoint on a line that never runs in the function doing the
+//!   work (the main chunk's loop, or `fib`): it runs with line events throughout.
 //!
 //! For scale, the floor of any call-hook design on mlua: the same script in a bare `mlua::Lua`
 //! without a hook and with a call hook that does nothing (`floor` = their ratio).
@@ -44,10 +46,12 @@ const PATH: &str = "/bench/script.lua";
 /// Line 2 is in a function never called; line 6 in a called function, but never reached.
 const HEAD: &str = "local function never()\n  return 1\nend\n\
 local function step(x)\n  if x > 1e12 then\n    return 0\n  end\n  return x\nend\n";
-const LOOP: &str =
-    "local s = 0\nfor i = 1, 3000000 do\n  s = s + (i % 7) * 2\nend\nreturn step(s)\n";
-const CALLS: &str = "local function fib(n)\n  if n < 2 then return step(n) end\n\
-  return fib(n - 1) + fib(n - 2)\nend\nreturn fib(27)\n";
+/// Line 15 never runs.
+const LOOP: &str = "local s = 0\nfor i = 1, 3000000 do\n  s = s + (i % 7) * 2\nend\n\
+if s < 0 then\n  s = 0\nend\nreturn step(s)\n";
+/// Line 12 never runs.
+const CALLS: &str = "local function fib(n)\n  if n < 0 then\n    error(\"negative\")\n  end\n\
+  if n < 2 then return step(n) end\n  return fib(n - 1) + fib(n - 2)\nend\nreturn fib(27)\n";
 
 #[derive(Clone, Copy)]
 enum Setup {
@@ -56,14 +60,16 @@ enum Setup {
     Attached,
     BpUncalled,
     BpOtherFn,
+    BpSameFn,
 }
 
-const SETUPS: [(Setup, &str); 5] = [
+const SETUPS: [(Setup, &str); 6] = [
     (Setup::Plain, "no debugger"),
     (Setup::Detached, "detached"),
     (Setup::Attached, "attached"),
     (Setup::BpUncalled, "bp uncalled"),
     (Setup::BpOtherFn, "bp other fn"),
+    (Setup::BpSameFn, "bp same fn"),
 ];
 
 fn ask(d: &Debugger, command: &str, arguments: Value) {
@@ -98,6 +104,9 @@ fn engine(setup: Setup, code: &str) -> Engine {
         Setup::BpUncalled => 2,
         // `step`'s `return 0`, which never runs.
         Setup::BpOtherFn => 6,
+        // The never-run line of the script's working function (see LOOP and CALLS).
+        Setup::BpSameFn if code.contains("fib") => 12,
+        Setup::BpSameFn => 15,
         _ => return e,
     };
     ask(&d, "setBreakpoints", json!({"source": {"path": PATH}, "breakpoints": [{"line": line}]}));

@@ -77,11 +77,26 @@ fn setup(path: &str, code: &str) -> (Engine, Client) {
     (e, c)
 }
 
+/// Runs the client side on its own thread. When it fails, it disconnects, so that a program
+/// stopped for it runs on and the test reports the failure instead of hanging.
 fn drive<T: Send + 'static>(
     c: Client,
     f: impl FnOnce(Client) -> T + Send + 'static,
 ) -> JoinHandle<T> {
-    std::thread::spawn(move || f(c))
+    struct DisconnectOnPanic(Debugger);
+    impl Drop for DisconnectOnPanic {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                let request = json!({"seq": 0, "type": "request", "command": "disconnect"});
+                self.0.handle(request, Box::new(drop));
+            }
+        }
+    }
+    let guard = DisconnectOnPanic(c.d.clone());
+    std::thread::spawn(move || {
+        let _guard = guard;
+        f(c)
+    })
 }
 
 const PROGRAM: &str = "local function add(a, b)\n\
@@ -380,6 +395,38 @@ fn breakpoints_hit_past_many_calls_and_returns_the_hook_need_not_see() {
     let out = e.execute(code, "/t/f.lua");
     client.join().unwrap();
     assert_eq!(out.result, Ok(Some("6020".into())));
+}
+
+#[test]
+fn lines_the_filter_drops_in_a_function_with_a_breakpoint_do_not_hide_new_ones() {
+    // In `f`, line events on lines without a breakpoint are dropped before mlua: breakpoints
+    // set while stopped must hold from the next line on, and a step must see every line.
+    let code = "local function f(n)\n  local s = 0\n  for i = 1, n do\n    s = s + i\n    \
+                if s < 0 then s = 0 end\n  end\n  return s\nend\nreturn f(1000)\n";
+    let (mut e, mut c) = setup("/t/l.lua", code);
+    let set = |c: &mut Client, bps: Value| {
+        c.ask("setBreakpoints", json!({"source": {"path": "/t/l.lua"}, "breakpoints": bps}));
+    };
+    set(&mut c, json!([{"line": 4, "hitCondition": "== 500"}]));
+    let client = drive(c, move |mut c| {
+        assert_eq!(c.stopped(), ("breakpoint".into(), 4));
+        assert!(c.locals(1).contains(&("i".into(), "500".into())));
+        set(&mut c, json!([{"line": 5}]));
+        c.ask("continue", json!({}));
+        assert_eq!(c.stopped(), ("breakpoint".into(), 5));
+        assert!(c.locals(1).contains(&("i".into(), "500".into())), "the same iteration");
+        c.ask("next", json!({"threadId": 1}));
+        let (reason, line) = c.stopped();
+        assert!(reason == "step" && (line == 3 || line == 4), "next from 5: {reason} {line}");
+        set(&mut c, json!([{"line": 7}]));
+        c.ask("continue", json!({}));
+        assert_eq!(c.stopped(), ("breakpoint".into(), 7));
+        assert!(c.locals(1).contains(&("s".into(), "500500".into())));
+        c.ask("continue", json!({}));
+    });
+    let out = e.execute(code, "/t/l.lua");
+    client.join().unwrap();
+    assert_eq!(out.result, Ok(Some("500500".into())));
 }
 
 #[test]

@@ -11,10 +11,12 @@
 //! else goes on to mlua's hook unchanged.
 //!
 //! Invariants:
-//! - only call and return events are ever dropped, and only while armed: the session's mask is
-//!   `CALL` or `CALLS` (so no step is armed and the debugger is attached) and no function
-//!   breakpoint exists. A call is dropped when it enters an unwatched function (no breakpoint in
-//!   its line range), a return when it goes back to one: the session would change nothing;
+//! - only events after which the session would do nothing are dropped, and only in the states
+//!   the session names ([`Mode`]): with masks `CALL` / `CALLS` (no step armed, debugger
+//!   attached) and no function breakpoint, a call that enters an unwatched function (no
+//!   breakpoint in its line range) and a return that goes back to one; with mask `LINES` for a
+//!   function holding a breakpoint and no step armed, a line event on a line number that no
+//!   breakpoint has;
 //! - the filter never raises a Lua error and never panics; when its own state is busy, or a
 //!   function has no source to judge by, it forwards;
 //! - mlua re-installs its own hook whenever the session changes the mask; inside a hook the
@@ -45,29 +47,41 @@ struct Line {
     source: Box<[u8]>,
 }
 
-/// What the filter knows on this thread, in one place so that a call event looks it up once.
+/// Which of the session's hook states the filter may drop events in.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Mode {
+    /// Nothing is dropped: the count only, a step or stop armed, or function breakpoints.
+    Forward,
+    /// Masks `CALL` / `CALLS`: calls into and returns back to unwatched functions are dropped.
+    Calls,
+    /// Mask `LINES` for a function holding a breakpoint, no step armed: line events on lines
+    /// that no breakpoint names are dropped.
+    Lines,
+}
+
+/// What the filter knows on this thread, in one place so that an event looks it up once.
 struct State {
-    /// Whether call events may be dropped now: the mask is `CALL` / `CALLS` and there is no
-    /// function breakpoint (they need every call's name).
-    armed: Cell<bool>,
-    /// Whether the session's mask allows dropping (kept apart from the breakpoints).
-    mask_allows: Cell<bool>,
-    /// Whether function breakpoints exist.
+    /// What may be dropped now (the session's mask, less what function breakpoints forbid).
+    mode: Cell<Mode>,
+    /// The session's mode, kept apart from the breakpoints.
+    session: Cell<Mode>,
+    /// Whether function breakpoints exist (they need every call's name).
     functions: Cell<bool>,
     lines: RefCell<Vec<Line>>,
 }
 
 impl State {
-    fn arm(&self) {
-        self.armed.set(self.mask_allows.get() && !self.functions.get());
+    fn update(&self) {
+        let calls_need_names = self.functions.get() && self.session.get() == Mode::Calls;
+        self.mode.set(if calls_need_names { Mode::Forward } else { self.session.get() });
     }
 }
 
 thread_local! {
     static STATE: State = const {
         State {
-            armed: Cell::new(false),
-            mask_allows: Cell::new(false),
+            mode: Cell::new(Mode::Forward),
+            session: Cell::new(Mode::Forward),
             functions: Cell::new(false),
             lines: RefCell::new(Vec::new()),
         }
@@ -94,15 +108,16 @@ pub(super) fn configure(bps: &Breakpoints) {
             *l = lines.collect();
         }
         st.functions.set(!bps.functions.is_empty());
-        st.arm();
+        st.update();
     });
 }
 
-/// Tells the filter whether the session's mask lets it drop call events (`CALL` / `CALLS`).
-pub(super) fn set_mask_allows(allows: bool) {
+/// Tells the filter the session's hook state. The session calls it whenever its mask or its
+/// armed step changes.
+pub(super) fn set_mode(mode: Mode) {
     STATE.with(|st| {
-        st.mask_allows.set(allows);
-        st.arm();
+        st.session.set(mode);
+        st.update();
     });
 }
 
@@ -159,29 +174,32 @@ fn unwatched(st: &State, ar: &ffi::lua_Debug) -> bool {
     !lines.iter().any(|l| range.contains(&l.line) && *l.source == *source())
 }
 
-/// Whether the event `ar` of `state` may be dropped: the filter is armed, and either a call
-/// enters an unwatched function or a return goes back to one (returns are in the mask only to
-/// notice going back to a function with a breakpoint).
+/// Whether the event `ar` of `state` may be dropped: in [`Mode::Calls`] a call that enters an
+/// unwatched function or a return that goes back to one (returns are in the mask only to notice
+/// going back to a function with a breakpoint); in [`Mode::Lines`] a line no breakpoint names.
 ///
 /// # Safety
 /// `state` and `ar` are what Lua passed to the hook.
 unsafe fn droppable(state: *mut ffi::lua_State, ar: *mut ffi::lua_Debug) -> bool {
     STATE.with(|st| {
-        if !st.armed.get() {
-            return false;
-        }
         // SAFETY: as the caller promises; lua_getstack and lua_getinfo only fill the record
         // they are given.
         unsafe {
-            match (*ar).event {
-                ffi::LUA_HOOKCALL | ffi::LUA_HOOKTAILCALL => {
+            match (st.mode.get(), (*ar).event) {
+                (Mode::Calls, ffi::LUA_HOOKCALL | ffi::LUA_HOOKTAILCALL) => {
                     ffi::lua_getinfo(state, c"S".as_ptr(), ar) != 0 && unwatched(st, &*ar)
                 }
-                ffi::LUA_HOOKRET => {
+                (Mode::Calls, ffi::LUA_HOOKRET) => {
                     let mut caller = std::mem::MaybeUninit::<ffi::lua_Debug>::zeroed();
                     ffi::lua_getstack(state, 1, caller.as_mut_ptr()) != 0
                         && ffi::lua_getinfo(state, c"S".as_ptr(), caller.as_mut_ptr()) != 0
                         && unwatched(st, caller.assume_init_ref())
+                }
+                (Mode::Lines, ffi::LUA_HOOKLINE) => {
+                    // Lua sets `currentline` for a line event; the source is the session's
+                    // business for the lines that some breakpoint does name.
+                    let line = (*ar).currentline;
+                    st.lines.try_borrow().is_ok_and(|lines| lines.iter().all(|l| l.line != line))
                 }
                 _ => false,
             }
