@@ -158,6 +158,13 @@ impl Session {
         filter::front(lua)
     }
 
+    /// Arms `step` (or disarms it, with `None`) and tells the call filter, whose mode depends
+    /// on it: the one place the armed step changes.
+    fn arm(&self, step: Option<Step>) {
+        self.state.borrow_mut().step = step;
+        self.tell_filter();
+    }
+
     /// Tells the call filter what it may drop in the current mask and step state; called
     /// whenever either changes.
     fn tell_filter(&self) {
@@ -310,12 +317,8 @@ impl Session {
                 || fb.name.rsplit(['.', ':']).next() == Some(name.as_str())
                     && fb.name.contains(['.', ':']);
             if matches && self.passes(lua, fb.id, fb.condition.as_deref(), fb.hit_condition, 0) {
-                {
-                    let mut st = self.state.borrow_mut();
-                    st.step = Some(Step::Next { reason: "function breakpoint" });
-                    st.pending_hit = Some(fb.id);
-                }
-                self.tell_filter();
+                self.state.borrow_mut().pending_hit = Some(fb.id);
+                self.arm(Some(Step::Next { reason: "function breakpoint" }));
                 return;
             }
         }
@@ -357,12 +360,8 @@ impl Session {
         let step = self.state.borrow().step;
         if let Some(step) = step {
             if step.stops_at(depth(lua)) {
-                let hit = {
-                    let mut st = self.state.borrow_mut();
-                    st.step = None;
-                    st.pending_hit.take()
-                };
-                self.tell_filter();
+                let hit = self.state.borrow_mut().pending_hit.take();
+                self.arm(None);
                 return self.stop(lua, step.reason(), hit.as_slice(), None);
             }
             return Ok(());
@@ -443,8 +442,7 @@ impl Session {
 
     /// Arms a stop at the first line the next cell runs (`stop_on_entry`).
     pub fn stop_on_entry(&self) {
-        self.state.borrow_mut().step = Some(Step::Next { reason: "entry" });
-        self.tell_filter();
+        self.arm(Some(Step::Next { reason: "entry" }));
     }
 
     /// The engine calls this before running a cell.
@@ -525,12 +523,8 @@ impl Session {
     /// The engine calls this after a cell (whatever its end).
     pub fn end_cell(&self) {
         self.debugger.0.running.store(false, Ordering::SeqCst);
-        {
-            let mut st = self.state.borrow_mut();
-            st.step = None;
-            st.pending_hit = None;
-        }
-        self.tell_filter();
+        self.state.borrow_mut().pending_hit = None;
+        self.arm(None);
     }
 
     /// Stops: tells the client, then serves requests until one resumes the program.
@@ -582,15 +576,11 @@ impl Session {
         // Breakpoints set while stopped hold from the very next line on: the mask and the call
         // filter are judged by them, not by the set the stop began with.
         self.refresh_breakpoints();
-        {
-            let mut st = self.state.borrow_mut();
-            st.refs.clear();
-            st.step = match resume {
-                Resume::Continue => None,
-                Resume::Step(step) => Some(step),
-            };
-        }
-        self.tell_filter();
+        self.state.borrow_mut().refs.clear();
+        self.arm(match resume {
+            Resume::Continue => None,
+            Resume::Step(step) => Some(step),
+        });
         self.debugger.event("continued", json!({"threadId": 1, "allThreadsContinued": true}));
         let wanted = self.wanted_at(lua, 0);
         if wanted != self.mask.get() {

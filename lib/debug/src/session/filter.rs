@@ -7,8 +7,9 @@
 //! three times slower. This filter is a plain C hook placed in front of mlua's on each Lua
 //! thread: for a call event it reads only `lua_getinfo("S")` (source, first and last line) and
 //! drops the event when the function's line range holds no verified breakpoint of its source,
-//! which is exactly when [`Session`](super::Session) would leave the mask as it is. Everything
-//! else goes on to mlua's hook unchanged.
+//! which is exactly when [`Session`](super::Session) would leave the mask as it is. Inside a
+//! function that holds a breakpoint (mask `LINES`, no step armed) it likewise drops line events
+//! on lines no breakpoint names. Everything else goes on to mlua's hook unchanged.
 //!
 //! Invariants:
 //! - only events after which the session would do nothing are dropped, and only in the states
@@ -93,9 +94,9 @@ thread_local! {
 /// mlua's hook function, the one the filter forwards to (the same for every Lua state).
 static MLUA_HOOK: OnceLock<ffi::lua_Hook> = OnceLock::new();
 
-/// Tells the filter the session's breakpoints. The session calls this as a cell starts and, from
-/// its count hook, after breakpoints change: until then the filter judges by the old set, as if
-/// the change had arrived those few instructions later.
+/// Tells the filter the session's breakpoints. The session calls this as a cell starts, as a
+/// stop resumes, and from its count hook after breakpoints change while code runs: until then
+/// the filter judges by the old set, as if the change had arrived those few instructions later.
 pub(super) fn configure(bps: &Breakpoints) {
     let lines = bps.lines.iter().flat_map(|(path, list)| {
         let source: Box<[u8]> = format!("@{path}").into_bytes().into();
