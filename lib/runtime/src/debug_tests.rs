@@ -41,6 +41,11 @@ impl Client {
         }
     }
 
+    /// Replaces the breakpoints of `path` with `breakpoints` (DAP `SourceBreakpoint`s).
+    fn set_breakpoints(&mut self, path: &str, breakpoints: Value) {
+        self.ask("setBreakpoints", json!({"source": {"path": path}, "breakpoints": breakpoints}));
+    }
+
     /// Waits for `stopped`; returns its reason and the top frame's line.
     fn stopped(&mut self) -> (String, u64) {
         let body = self.event("stopped");
@@ -110,7 +115,7 @@ const PROGRAM: &str = "local function add(a, b)\n\
 #[test]
 fn breakpoint_stack_variables_evaluate_set_variable() {
     let (mut e, mut c) = setup("/t/a.lua", PROGRAM);
-    c.ask("setBreakpoints", json!({"source": {"path": "/t/a.lua"}, "breakpoints": [{"line": 3}]}));
+    c.set_breakpoints("/t/a.lua", json!([{"line": 3}]));
     let client = drive(c, |mut c| {
         assert_eq!(c.stopped(), ("breakpoint".into(), 3));
         let st = c.ask("stackTrace", json!({"threadId": 1}));
@@ -170,7 +175,7 @@ fn breakpoint_stack_variables_evaluate_set_variable() {
 #[test]
 fn step_over_in_out() {
     let (mut e, mut c) = setup("/t/s.lua", PROGRAM);
-    c.ask("setBreakpoints", json!({"source": {"path": "/t/s.lua"}, "breakpoints": [{"line": 5}]}));
+    c.set_breakpoints("/t/s.lua", json!([{"line": 5}]));
     let client = drive(c, |mut c| {
         assert_eq!(c.stopped(), ("breakpoint".into(), 5));
         c.ask("next", json!({"threadId": 1}));
@@ -192,30 +197,19 @@ fn step_over_in_out() {
 fn conditions_hit_counts_and_logpoints() {
     let code = "local n = 0\nfor i = 1, 10 do\n  n = n + i\nend\nreturn n\n";
     let (mut e, mut c) = setup("/t/c.lua", code);
-    c.ask(
-        "setBreakpoints",
-        json!({"source": {"path": "/t/c.lua"}, "breakpoints": [
-            {"line": 3, "condition": "i == 4"},
-            {"line": 3, "logMessage": "i={i} n={n}"},
-        ]}),
+    c.set_breakpoints(
+        "/t/c.lua",
+        json!([{"line": 3, "condition": "i == 4"}, {"line": 3, "logMessage": "i={i} n={n}"}]),
     );
     let client = drive(c, |mut c| {
         assert_eq!(c.stopped(), ("breakpoint".into(), 3));
         let locals = c.locals(1);
         assert!(locals.contains(&("i".into(), "4".into())), "{locals:?}");
-        c.ask(
-            "setBreakpoints",
-            json!({"source": {"path": "/t/c.lua"}, "breakpoints": [
-            {"line": 3, "hitCondition": "== 3"}]}),
-        );
+        c.set_breakpoints("/t/c.lua", json!([{"line": 3, "hitCondition": "== 3"}]));
         c.ask("continue", json!({}));
         assert_eq!(c.stopped(), ("breakpoint".into(), 3));
         assert!(c.locals(1).contains(&("i".into(), "7".into())));
-        c.ask(
-            "setBreakpoints",
-            json!({"source": {"path": "/t/c.lua"}, "breakpoints": [
-            {"line": 3, "logMessage": "i={i} n={n}"}]}),
-        );
+        c.set_breakpoints("/t/c.lua", json!([{"line": 3, "logMessage": "i={i} n={n}"}]));
         c.ask("continue", json!({}));
         let out = c.event("output");
         assert_eq!(out["output"], "i=8 n=28\n");
@@ -266,7 +260,7 @@ fn pause_a_running_loop_and_interrupt_while_stopped() {
 #[test]
 fn disconnect_resumes_and_detaches() {
     let (mut e, mut c) = setup("/t/d.lua", PROGRAM);
-    c.ask("setBreakpoints", json!({"source": {"path": "/t/d.lua"}, "breakpoints": [{"line": 2}]}));
+    c.set_breakpoints("/t/d.lua", json!([{"line": 2}]));
     let client = drive(c, |mut c| {
         c.stopped();
         c.ask("disconnect", json!({}));
@@ -330,10 +324,7 @@ fn the_all_filter_stops_on_caught_errors_too() {
 fn breakpoints_hit_inside_coroutines() {
     let code = "local co = coroutine.wrap(function(a)\n  local b = a * 2\n  coroutine.yield(b)\n  return b + 1\nend)\nlocal first = co(5)\nlocal second = co()\nreturn first + second\n";
     let (mut e, mut c) = setup("/t/co.lua", code);
-    c.ask(
-        "setBreakpoints",
-        json!({"source": {"path": "/t/co.lua"}, "breakpoints": [{"line": 3}, {"line": 4}]}),
-    );
+    c.set_breakpoints("/t/co.lua", json!([{"line": 3}, {"line": 4}]));
     let client = drive(c, |mut c| {
         assert_eq!(c.stopped(), ("breakpoint".into(), 3));
         assert!(c.locals(1).contains(&("b".into(), "10".into())));
@@ -350,10 +341,7 @@ fn breakpoints_hit_inside_coroutines() {
 fn breakpoints_after_calls_and_below_functions_without_any() {
     let code = "local function h(v)\n  return v + 1\nend\nlocal function g(v)\n  local w = h(v)\n  return w * 2\nend\nlocal x = g(1)\nlocal y = x + 1\nreturn y\n";
     let (mut e, mut c) = setup("/t/n.lua", code);
-    c.ask(
-        "setBreakpoints",
-        json!({"source": {"path": "/t/n.lua"}, "breakpoints": [{"line": 2}, {"line": 9}]}),
-    );
+    c.set_breakpoints("/t/n.lua", json!([{"line": 2}, {"line": 9}]));
     let client = drive(c, |mut c| {
         // In h, called by g, which holds no breakpoint.
         assert_eq!(c.stopped(), ("breakpoint".into(), 2));
@@ -379,10 +367,7 @@ fn breakpoints_hit_past_many_calls_and_returns_the_hook_need_not_see() {
                 local co = coroutine.create(function() return outer()(f(10)) end)\n\
                 local _, c = coroutine.resume(co)\nreturn a + b + c\n";
     let (mut e, mut c) = setup("/t/f.lua", code);
-    c.ask(
-        "setBreakpoints",
-        json!({"source": {"path": "/t/f.lua"}, "breakpoints": [{"line": 4}, {"line": 15}]}),
-    );
+    c.set_breakpoints("/t/f.lua", json!([{"line": 4}, {"line": 15}]));
     let client = drive(c, |mut c| {
         for s in ["3000", "3000", "10"] {
             assert_eq!(c.stopped(), ("breakpoint".into(), 15));
@@ -404,21 +389,18 @@ fn lines_the_filter_drops_in_a_function_with_a_breakpoint_do_not_hide_new_ones()
     let code = "local function f(n)\n  local s = 0\n  for i = 1, n do\n    s = s + i\n    \
                 if s < 0 then s = 0 end\n  end\n  return s\nend\nreturn f(1000)\n";
     let (mut e, mut c) = setup("/t/l.lua", code);
-    let set = |c: &mut Client, bps: Value| {
-        c.ask("setBreakpoints", json!({"source": {"path": "/t/l.lua"}, "breakpoints": bps}));
-    };
-    set(&mut c, json!([{"line": 4, "hitCondition": "== 500"}]));
-    let client = drive(c, move |mut c| {
+    c.set_breakpoints("/t/l.lua", json!([{"line": 4, "hitCondition": "== 500"}]));
+    let client = drive(c, |mut c| {
         assert_eq!(c.stopped(), ("breakpoint".into(), 4));
         assert!(c.locals(1).contains(&("i".into(), "500".into())));
-        set(&mut c, json!([{"line": 5}]));
+        c.set_breakpoints("/t/l.lua", json!([{"line": 5}]));
         c.ask("continue", json!({}));
         assert_eq!(c.stopped(), ("breakpoint".into(), 5));
         assert!(c.locals(1).contains(&("i".into(), "500".into())), "the same iteration");
         c.ask("next", json!({"threadId": 1}));
         let (reason, line) = c.stopped();
         assert!(reason == "step" && (line == 3 || line == 4), "next from 5: {reason} {line}");
-        set(&mut c, json!([{"line": 7}]));
+        c.set_breakpoints("/t/l.lua", json!([{"line": 7}]));
         c.ask("continue", json!({}));
         assert_eq!(c.stopped(), ("breakpoint".into(), 7));
         assert!(c.locals(1).contains(&("s".into(), "500500".into())));
@@ -437,10 +419,7 @@ fn an_interrupt_through_the_call_filter_leaves_breakpoints_working() {
                 local function spin() while true do g(1) end end\n\
                 local function later()\n  return 7\nend\n";
     let (mut e, mut c) = setup("/t/i.lua", code);
-    c.ask(
-        "setBreakpoints",
-        json!({"source": {"path": "/t/i.lua"}, "breakpoints": [{"line": 2}, {"line": 7}]}),
-    );
+    c.set_breakpoints("/t/i.lua", json!([{"line": 2}, {"line": 7}]));
     let handle = e.interrupt_handle();
     let interrupter = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(200));
