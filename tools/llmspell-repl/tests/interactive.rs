@@ -88,7 +88,7 @@ fn history_is_recalled_after_a_restart_without_duplicates() {
     {
         let t = Terminal::start(&home, &[]);
         t.run("answer = 41 + 1");
-        t.run("print(answer)");
+        assert!(t.run("print(answer)").contains("\n42\n"));
         t.run("print(answer)");
         t.press(&["C-d"]);
         assert_eq!(t.exit_status(), 0);
